@@ -1,0 +1,50 @@
+"""The engine interface: run the cell driver for one cell and hand back its output folder."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+
+@dataclass(frozen=True)
+class EngineInfo:
+    """What every record says about where its cell ran."""
+
+    name: str
+    isolation: Literal["container", "process"]
+    notes: tuple[str, ...] = ()
+    image: str | None = None
+    image_id: str | None = None
+
+
+@dataclass(frozen=True)
+class CellJob:
+    """One cell for an engine: the driver spec (without engine paths) and where output goes."""
+
+    spec: dict[str, Any]
+    python: str  # the axis value, e.g. "3.12"
+    wheelhouse: Path
+    out_dir: Path  # on the host; must hold result.json and the logs when run_cell returns
+    time_limit: float  # for the whole cell, a backstop behind the driver's per-run limits
+
+
+@dataclass(frozen=True)
+class JobOutcome:
+    timed_out: bool
+    fault: str | None  # the engine's own failure, if any
+    info: EngineInfo
+
+
+class Engine(Protocol):
+    name: str
+
+    def info(self) -> EngineInfo:
+        """Where cells run and how isolated they are; copied into every record."""
+        ...
+
+    def check_python(self, python: str) -> str:
+        """Return the interpreter's exact version, or raise InputError naming the fix."""
+        ...
+
+    def run_cell(self, job: CellJob) -> JobOutcome: ...

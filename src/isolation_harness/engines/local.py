@@ -1,0 +1,128 @@
+"""The local engine: a scrubbed temporary folder and a base interpreter from pyenv or PATH.
+
+Weaker than a container, and every record says so: cells share this machine's kernel, users, files
+outside the cell (``/etc/pip.conf`` is read by every pip), and, unless ``unshare`` can cut it, network.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+from pathlib import Path
+
+from isolation_harness.engines.base import CellJob, EngineInfo, JobOutcome
+from isolation_harness.errors import InputError
+from isolation_harness.probe import DRIVER
+
+SYSTEM_PATH = "/usr/local/bin:/usr/bin:/bin"
+
+
+def pyenv_root() -> Path:
+    return Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv")
+
+
+@functools.lru_cache(maxsize=None)
+def find_interpreter(python: str) -> Path | None:
+    """The newest pyenv build of ``python`` (e.g. 3.12 -> versions/3.12.1), else ``python3.12`` on PATH."""
+    versions = pyenv_root() / "versions"
+    if versions.is_dir():
+        found = []
+        for entry in versions.iterdir():
+            match = re.fullmatch(re.escape(python) + r"\.(\d+)", entry.name)
+            exe = entry / "bin" / "python3"
+            if match and exe.exists():
+                found.append((int(match.group(1)), exe))
+        if found:
+            return max(found)[1]
+    on_path = shutil.which(f"python{python}")
+    return Path(on_path) if on_path else None
+
+
+@functools.lru_cache(maxsize=None)
+def exact_version(exe: Path) -> str:
+    out = subprocess.run([str(exe), "-I", "-S", "-c", "import platform; print(platform.python_version())"],
+                         capture_output=True, text=True, check=False)
+    return out.stdout.strip()
+
+
+@functools.lru_cache(maxsize=1)
+def can_unshare_network() -> bool:
+    """Root can give each cell an empty network namespace, so even a misbehaving pip has no network."""
+    if shutil.which("unshare") is None:
+        return False
+    try:
+        return subprocess.run(["unshare", "--net", "true"], capture_output=True, check=False, timeout=10).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+class LocalEngine:
+    name = "local"
+
+    def __init__(self, *, keep: bool = False) -> None:
+        self.keep = keep
+
+    def info(self) -> EngineInfo:
+        notes = ["no container: cells run as processes of this machine, in a scrubbed temporary folder"]
+        notes.append("network: none (unshare --net)" if can_unshare_network() else "network: reachable (no unshare)")
+        machine_config = [p for p in ("/etc/pip.conf",) if os.path.exists(p)]
+        if machine_config:
+            notes.append(f"machine pip config read by every pip here: {', '.join(machine_config)}")
+        return EngineInfo(name=self.name, isolation="process", notes=tuple(notes))
+
+    def check_python(self, python: str) -> str:
+        exe = find_interpreter(python)
+        if exe is None:
+            raise InputError(
+                f"--python {python}: no interpreter found (looked in {pyenv_root()}/versions and for "
+                f"python{python} on PATH); install it with 'pyenv install {python}' or drop it from the matrix"
+            )
+        return exact_version(exe)
+
+    def run_cell(self, job: CellJob) -> JobOutcome:
+        exe = find_interpreter(job.python)
+        info = self.info()
+        if exe is None:
+            return JobOutcome(False, f"no interpreter for Python {job.python}", info)
+        cell_dir = Path(tempfile.mkdtemp(prefix="ih-cell-"))
+        try:
+            spec = dict(job.spec, cell_dir=str(cell_dir), out_dir=str(job.out_dir),
+                        wheelhouse=str(job.wheelhouse), system_path=SYSTEM_PATH)
+            spec_file = cell_dir / "spec.json"
+            spec_file.write_text(json.dumps(spec))
+            argv = [str(exe), "-I", "-S", str(DRIVER), str(spec_file)]
+            if can_unshare_network():
+                argv = ["unshare", "--net", *argv]
+            job.out_dir.mkdir(parents=True, exist_ok=True)
+            with (job.out_dir / "driver.log").open("wb") as log:
+                proc = subprocess.Popen(argv, env={"PATH": SYSTEM_PATH, "HOME": str(cell_dir), "LANG": "C.UTF-8"},
+                                        cwd=cell_dir, stdout=log, stderr=subprocess.STDOUT,
+                                        stdin=subprocess.DEVNULL, start_new_session=True)
+                try:
+                    code = proc.wait(timeout=job.time_limit)
+                except subprocess.TimeoutExpired:
+                    _kill_group(proc)
+                    return JobOutcome(True, None, info)
+                except BaseException:
+                    _kill_group(proc)
+                    raise
+            if code != 0:
+                return JobOutcome(False, f"the cell driver exited {code} (see driver.log)", info)
+            return JobOutcome(False, None, info)
+        finally:
+            if not self.keep:
+                shutil.rmtree(cell_dir, ignore_errors=True)
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except OSError:
+        pass
+    proc.wait()

@@ -1,0 +1,130 @@
+"""From the driver's raw output to the facts a verdict rests on.
+
+The probe reports raw state (files of finders, path entries, the backend module's file); this module
+decides which of it came from the host, using the roots the driver recorded: the host environment's
+site-packages, the editable copy, the home folder and the base interpreter's site-packages. The
+frontend's own machinery (pip and its vendored pyproject-hooks) is allowed in the build.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from isolation_harness.verdict import RunSummary
+
+# The final line of a traceback ("pkg.mod.BackendInvalid: ...") or pip's own "ERROR: ..." line.
+_EXCEPTION_LINE = re.compile(r"^\s*([A-Za-z_][\w.]*(?:Error|Exception|Invalid|Exit)\b:?.*)$")
+_PIP_ERROR_LINE = re.compile(r"^\s*(ERROR: .*)$")
+
+
+@dataclass(frozen=True)
+class RunFacts:
+    """What the probe and the log say about one run."""
+
+    exit_code: int | None
+    timed_out: bool
+    duration: float
+    error: str | None
+    hook_processes: int
+    backend_spec: str | None = None
+    backend_file: str | None = None
+    backend_path: tuple[str, ...] = ()
+    backend_in_backend_path: bool | None = None
+    foreign_finders: tuple[str, ...] = ()
+    foreign_path_hooks: tuple[str, ...] = ()
+    foreign_paths: tuple[str, ...] = ()
+    host_code_ran: tuple[str, ...] = ()
+    influence: tuple[str, ...] = field(default=())
+
+    def summary(self) -> RunSummary:
+        return RunSummary(self.exit_code, self.timed_out, self.hook_processes, self.influence)
+
+
+def _under(path: str | None, roots: list[str]) -> bool:
+    if not path:
+        return False
+    real = os.path.realpath(path)
+    return any(real == r or real.startswith(r.rstrip(os.sep) + os.sep) for r in roots)
+
+
+def error_signature(log_text: str) -> str | None:
+    """The line that names the failure: a traceback's last line, else pip's last ERROR line."""
+    lines = log_text.splitlines()
+    for pattern in (_EXCEPTION_LINE, _PIP_ERROR_LINE):
+        hits = [m.group(1).strip() for m in map(pattern.match, lines) if m and m.group(1).strip() != "ERROR: Exception:"]
+        if hits:
+            return hits[-1][:300]
+    return None
+
+
+def is_hook_process(report: dict[str, Any]) -> bool:
+    argv = report.get("argv") or [""]
+    return "_in_process" in os.path.basename(str(argv[0])) or "_in_process" in str(argv[0])
+
+
+def analyze_run(run: dict[str, Any], roots: dict[str, Any], out_dir: Path) -> RunFacts:
+    host = [os.path.realpath(p) for p in roots.get("host", []) if p]
+    frontend = [os.path.realpath(p) for p in roots.get("frontend", []) if p]
+    reports = [r for r in run.get("reports", []) if r.get("kind") == "probe"]
+    canaries = [r for r in run.get("reports", []) if r.get("kind") == "canary"]
+    hooks = [r for r in reports if is_hook_process(r)]
+    log_file = out_dir / str(run.get("log", ""))
+    log_text = log_file.read_text(errors="replace") if log_file.is_file() else ""
+    exit_code = run.get("exit_code")
+    error = error_signature(log_text) if exit_code not in (0, None) else None
+
+    def foreign(path: str | None) -> bool:
+        return _under(path, host) and not _under(path, frontend)
+
+    finders: dict[str, None] = {}
+    path_hooks: dict[str, None] = {}
+    paths: dict[str, None] = {}
+    backend_file = backend_spec = None
+    backend_path: tuple[str, ...] = ()
+    for report in hooks:
+        for entry in report.get("meta_path", []):
+            if foreign(entry.get("file")):
+                finders[f"{entry['name']} ({entry['file']})"] = None
+        for entry in report.get("path_hooks", []):
+            if foreign(entry.get("file")):
+                path_hooks[f"{entry['name']} ({entry['file']})"] = None
+        for entry in report.get("sys_path", []):
+            if foreign(entry):
+                paths[entry] = None
+        backend = report.get("backend") or {}
+        if backend.get("file") and backend_file is None:
+            backend_file, backend_spec = backend["file"], backend.get("spec")
+            backend_path = tuple(backend.get("backend_path") or ())
+    hook_pids = {r.get("pid") for r in hooks}
+    ran = tuple(sorted({f"{c.get('step')} (pid {c.get('pid')})" for c in canaries if c.get("pid") in hook_pids}))
+    in_backend_path = _under(backend_file, [os.path.realpath(p) for p in backend_path]) if backend_path and backend_file else None
+
+    influence: list[str] = []
+    if backend_file and backend_path and not in_backend_path:
+        influence.append(f"backend {backend_spec!r} was loaded from {backend_file}, not from its backend-path")
+    elif backend_file and not backend_path and foreign(backend_file):
+        influence.append(f"backend {backend_spec!r} was loaded from the host environment: {backend_file}")
+    influence.extend(f"host import hook on sys.meta_path: {f}" for f in finders)
+    influence.extend(f"host path hook on sys.path_hooks: {h}" for h in path_hooks)
+    influence.extend(f"host entry on sys.path: {p}" for p in paths)
+    influence.extend(f"host code ran in the build: contamination step {c}" for c in ran)
+    return RunFacts(
+        exit_code=exit_code if isinstance(exit_code, int) else None,
+        timed_out=bool(run.get("timed_out")),
+        duration=float(run.get("duration") or 0.0),
+        error=error,
+        hook_processes=len(hooks),
+        backend_spec=backend_spec,
+        backend_file=backend_file,
+        backend_path=backend_path,
+        backend_in_backend_path=in_backend_path,
+        foreign_finders=tuple(finders),
+        foreign_path_hooks=tuple(path_hooks),
+        foreign_paths=tuple(paths),
+        host_code_ran=ran,
+        influence=tuple(influence),
+    )

@@ -1,0 +1,100 @@
+"""The isolation probe: reports from inside a build environment what the build really saw.
+
+Installed as a build requirement (a wheel with a .pth file), so the frontend's own isolated environment
+runs it: pip's build environment adds its prefixes with ``site.addsitedir``, which executes .pth lines.
+It only observes: at start it takes a snapshot, and at exit it writes one JSON file into
+``$ISOLATION_PROBE_DIR``. Standard library only; must run on Python 3.8.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import sys
+
+_START = {}  # type: dict[str, object]
+
+
+def _describe(obj):  # type: (object) -> dict[str, object]
+    """Where an import hook comes from: its class, module and that module's file."""
+    cls = obj if isinstance(obj, type) else type(obj)
+    module_name = getattr(cls, "__module__", None) or ""
+    module = sys.modules.get(module_name)
+    return {
+        "name": "%s.%s" % (module_name, getattr(cls, "__qualname__", cls.__name__)),
+        "module": module_name,
+        "file": getattr(module, "__file__", None) if module is not None else None,
+        "is_class": isinstance(obj, type),
+    }
+
+
+def _backend():  # type: () -> dict[str, object]
+    # The frontend hands the backend to the hook process in environment variables: PEP517_* from
+    # pep517 and pyproject-hooks < 1.2, _PYPROJECT_HOOKS_* from pyproject-hooks 1.2 (pip 25.0) on.
+    env = _START.get("env") or os.environ  # type: dict[str, str]  # type: ignore[assignment]
+    spec = env.get("_PYPROJECT_HOOKS_BUILD_BACKEND") or env.get("PEP517_BUILD_BACKEND", "")
+    raw_path = env.get("_PYPROJECT_HOOKS_BACKEND_PATH") or env.get("PEP517_BACKEND_PATH", "")
+    backend_path = [p for p in raw_path.split(os.pathsep) if p]
+    module_name = spec.split(":")[0].strip()
+    module = sys.modules.get(module_name) if module_name else None
+    return {
+        "spec": spec,
+        "module": module_name,
+        "backend_path": backend_path,
+        "loaded": module is not None,
+        "file": getattr(module, "__file__", None),
+    }
+
+
+def _non_stdlib_modules():  # type: () -> dict[str, str]
+    stdlib = os.path.join(sys.base_prefix, "lib")
+    out = {}
+    for name, module in list(sys.modules.items()):
+        path = getattr(module, "__file__", None)
+        if isinstance(path, str) and ("site-packages" in path or not path.startswith(stdlib)):
+            out[name] = path
+    return out
+
+
+def _report():  # type: () -> None
+    target = os.environ.get("ISOLATION_PROBE_DIR")
+    if not target:
+        return
+    report = {
+        "kind": "probe",
+        "pid": os.getpid(),
+        "ppid": os.getppid(),
+        "argv": list(sys.argv),
+        "executable": sys.executable,
+        "prefix": sys.prefix,
+        "base_prefix": sys.base_prefix,
+        "cwd": os.getcwd(),
+        "probe_file": os.path.abspath(__file__),
+        "backend": _backend(),
+        "meta_path_at_start": _START.get("meta_path", []),
+        "meta_path": [_describe(f) for f in sys.meta_path],
+        "path_hooks": [_describe(h) for h in sys.path_hooks],
+        "sys_path_at_start": _START.get("sys_path", []),
+        "sys_path": list(sys.path),
+        "modules": _non_stdlib_modules(),
+        "env_at_start": _START.get("env", {}),
+    }
+    try:
+        os.makedirs(target, exist_ok=True)
+        final = os.path.join(target, "probe-%d.json" % os.getpid())
+        tmp = final + ".tmp"
+        with open(tmp, "w") as fh:
+            json.dump(report, fh, indent=1, sort_keys=True)
+        os.replace(tmp, final)
+    except OSError:
+        pass  # the probe must never change the build's outcome; a missing report is noticed outside
+
+
+def install():  # type: () -> None
+    if not os.environ.get("ISOLATION_PROBE_DIR") or _START:
+        return
+    _START["meta_path"] = [_describe(f) for f in sys.meta_path]
+    _START["sys_path"] = list(sys.path)
+    _START["env"] = {k: v for k, v in os.environ.items() if k.startswith(("PIP_", "PYTHON", "PEP517_", "_PYPROJECT_HOOKS_"))}
+    atexit.register(_report)

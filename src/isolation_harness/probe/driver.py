@@ -1,0 +1,261 @@
+"""Cell driver: prepares one fresh environment and runs the control and the experiment in it.
+
+Runs inside the engine (a container, or a scrubbed temporary folder for the local engine) under the
+base interpreter being tested, started as ``python -I -S driver.py SPEC.json``, so nothing of any
+site-packages touches it. Standard library only; must run on Python 3.8. It writes ``result.json``
+(and the logs) into the spec's ``out_dir``; the harness turns that into facts and a verdict.
+
+Usage: python -I -S driver.py SPEC.json
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import zipfile
+
+DRIVER_VERSION = 1
+# Fixed identity and dates make the project's git commit, and so pip's view of it, identical in
+# every cell and every run.
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "isolation-harness",
+    "GIT_AUTHOR_EMAIL": "harness@invalid",
+    "GIT_COMMITTER_NAME": "isolation-harness",
+    "GIT_COMMITTER_EMAIL": "harness@invalid",
+    "GIT_AUTHOR_DATE": "2000-01-01T00:00:00+0000",
+    "GIT_COMMITTER_DATE": "2000-01-01T00:00:00+0000",
+    "GIT_CONFIG_NOSYSTEM": "1",
+}
+
+
+def _write(path, text):  # type: (str, str) -> None
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as fh:
+        fh.write(text)
+
+
+def _run(argv, env, cwd, log_path, timeout):  # type: (list[str], dict[str, str], str, str, float) -> dict[str, object]
+    """Run one command, output to a log file, killed with its whole process group at the limit."""
+    start = time.monotonic()
+    timed_out = False
+    with open(log_path, "ab") as log:
+        log.write(("$ " + " ".join(argv) + "\n").encode())
+        log.flush()
+        proc = subprocess.Popen(
+            argv, env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        try:
+            code = proc.wait(timeout=timeout)  # type: int | None
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except OSError:
+                pass
+            proc.wait()
+            code = None
+            log.write(("\n[isolation-harness] killed after %.0f s time limit\n" % timeout).encode())
+    return {"argv": argv, "exit_code": code, "timed_out": timed_out, "duration": round(time.monotonic() - start, 3)}
+
+
+def _output(argv, env):  # type: (list[str], dict[str, str]) -> str
+    try:
+        out = subprocess.run(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=120)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return "failed: %s" % exc
+    return out.stdout.decode("utf-8", "replace").strip()
+
+
+def _fill(text, values):  # type: (str, dict[str, str]) -> str
+    return text.format(**values)
+
+
+def _read_reports(folder):  # type: (str) -> list[dict[str, object]]
+    reports = []
+    if os.path.isdir(folder):
+        for name in sorted(os.listdir(folder)):
+            if name.endswith(".json"):
+                try:
+                    with open(os.path.join(folder, name)) as fh:
+                        reports.append(json.load(fh))
+                except (OSError, ValueError) as exc:
+                    reports.append({"kind": "unreadable", "file": name, "error": str(exc)})
+    return reports
+
+
+def _editable_finder(module, editable_dir, purelib):  # type: (str, str, str) -> list[str]
+    """Plant an editable install of ``module`` as pip #11812 describes: a MetaPathFinder inserted
+    first on sys.meta_path by a .pth file, mapping the module to a copy of the project."""
+    rel = module.replace(".", "/")
+    candidates = [os.path.join(editable_dir, rel + ".py"), os.path.join(editable_dir, rel, "__init__.py")]
+    target = next((c for c in candidates if os.path.exists(c)), candidates[0])
+    impl = "_editable_impl_" + module.replace(".", "_")
+    _write(
+        os.path.join(purelib, impl + ".py"),
+        "import sys\n"
+        "from importlib.util import spec_from_file_location\n\n"
+        "MAPPING = %r\n\n\n"
+        "class _EditableFinder:  # MetaPathFinder\n"
+        "    @classmethod\n"
+        "    def find_spec(cls, fullname, path=None, target=None):\n"
+        "        if fullname in MAPPING:\n"
+        "            return spec_from_file_location(fullname, MAPPING[fullname])\n\n\n"
+        "def install():\n"
+        "    if not any(finder == _EditableFinder for finder in sys.meta_path):\n"
+        "        sys.meta_path.insert(0, _EditableFinder)\n" % ({module: target},),
+    )
+    return ["import %s; %s.install()" % (impl, impl)]
+
+
+def main(spec_path):  # type: (str) -> int
+    with open(spec_path) as fh:
+        spec = json.load(fh)
+    cell = spec["cell_dir"]
+    out = spec["out_dir"]
+    home = os.path.join(cell, "home")
+    for sub in ("home/.config", "home/.cache", "xdg", "tmp", "work"):
+        os.makedirs(os.path.join(cell, sub), exist_ok=True)
+    os.makedirs(out, exist_ok=True)
+    result = {"driver_version": DRIVER_VERSION, "runs": {}, "steps": []}  # type: dict[str, object]
+    result["python"] = {
+        "version": platform.python_version(),
+        "implementation": platform.python_implementation(),
+        "executable": sys.executable,
+    }
+    venv = os.path.join(cell, "venv")
+    env = {
+        "PATH": os.path.join(venv, "bin") + os.pathsep + spec["system_path"],
+        "HOME": home,
+        "LANG": "C.UTF-8",
+        "TMPDIR": os.path.join(cell, "tmp"),
+        # Hermetic: every artifact comes from the wheel directory filled on the host.
+        "PIP_NO_INDEX": "1",
+        "PIP_FIND_LINKS": spec["wheelhouse"],
+        "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+        "PIP_NO_INPUT": "1",
+        # Keep machine-level pip configuration (/etc/xdg/pip) and caches out of the cell.
+        "XDG_CONFIG_HOME": os.path.join(home, ".config"),
+        "XDG_CONFIG_DIRS": os.path.join(cell, "xdg"),
+        "XDG_CACHE_HOME": os.path.join(home, ".cache"),
+        "GIT_CONFIG_NOSYSTEM": "1",
+    }
+    # 1. the project, as a git repository the frontend clones or as a plain folder
+    project = spec["project"]
+    src = os.path.join(cell, "src", project["name"])
+    for rel, text in project["files"].items():
+        _write(os.path.join(src, rel), text)
+    setup_log = os.path.join(out, "setup.log")
+    if project["offer"] == "vcs":
+        git_env = dict(env, **GIT_ENV)
+        for argv in (["git", "init", "-q"], ["git", "add", "-A"], ["git", "commit", "-q", "-m", "project under test"]):
+            res = _run(argv, git_env, src, setup_log, 120)
+            if res["exit_code"] != 0:
+                return _fault(result, out, "git failed to create the project repository: %s" % argv)
+        # `name @ git+file:///...` is refused by old pips ("looks like a path"); #egg= works on 19-26.
+        project_url = "git+file://%s#egg=%s" % (src, project["name"])
+    else:
+        project_url = src
+    result["git_version"] = _output(["git", "--version"], env)
+    # 2. a fresh venv without pip, then the pip under test unpacked from its wheel: the venv's own
+    # pip bootstrap would be a second pip, and unpacking is what a wheel install does anyway.
+    res = _run([sys.executable, "-I", "-m", "venv", "--without-pip", venv], env, cell, setup_log, 300)
+    if res["exit_code"] != 0:
+        return _fault(result, out, "python -m venv failed (see setup.log)")
+    vpy = os.path.join(venv, "bin", "python")
+    purelib = _output([vpy, "-I", "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], env)
+    with zipfile.ZipFile(os.path.join(spec["wheelhouse"], spec["pip_wheel"])) as wheel:
+        wheel.extractall(purelib)
+    result["pip_version_output"] = _output([vpy, "-m", "pip", "--version"], env)
+    values = {
+        "cell": cell,
+        "project_dir": src,
+        "project_url": project_url,
+        "wheelhouse": spec["wheelhouse"],
+    }
+    timeout = float(spec["run_timeout"])
+    runs = result["runs"]  # type: dict[str, object]
+
+    def action(name, extra_env):  # type: (str, dict[str, str]) -> None
+        run_dir = os.path.join(out, name)
+        os.makedirs(run_dir, exist_ok=True)
+        run_values = dict(values, target=os.path.join(cell, "target-" + name), run=run_dir)
+        run_env = dict(env)
+        run_env.update({k: _fill(v, run_values) for k, v in extra_env.items()})
+        run_env["ISOLATION_PROBE_DIR"] = os.path.join(run_dir, "probe")
+        argv = [vpy, "-m", "pip"] + [_fill(a, run_values) for a in spec["action_args"]]
+        res = _run(argv, run_env, os.path.join(cell, "work"), os.path.join(run_dir, "output.log"), timeout)
+        res["reports"] = _read_reports(run_env["ISOLATION_PROBE_DIR"])
+        res["log"] = name + "/output.log"
+        runs[name] = res
+
+    # 3. the control: the same action in the same fresh environment, before any contamination
+    action("control", {})
+    # 4. the contamination, step by step
+    experiment_env = {}  # type: dict[str, str]
+    editable_dir = os.path.join(cell, "editable", project["name"])
+    canary = "import _ih_canary; _ih_canary.mark(%r)"
+    _write(os.path.join(purelib, "_ih_canary.py"), spec["canary_source"])
+    values_exp = dict(values, target=os.path.join(cell, "target-experiment"), run=os.path.join(out, "experiment"))
+    for index, step in enumerate(spec["steps"]):
+        kind = step["kind"]
+        label = "%d:%s" % (index, kind)
+        if kind == "install":
+            res = _run([vpy, "-m", "pip", "install"] + list(step["requirements"]), env, cell, setup_log, timeout)
+            if res["exit_code"] != 0:
+                return _fault(result, out, "contamination step %s failed: pip install %s (see setup.log)"
+                              % (label, " ".join(step["requirements"])))
+        elif kind == "editable-finder":
+            if not os.path.isdir(editable_dir):
+                shutil.copytree(src, editable_dir, ignore=shutil.ignore_patterns(".git"))
+            lines = _editable_finder(step["module"], editable_dir, purelib)
+            _write(os.path.join(purelib, "__editable__.%s.pth" % step["module"]),
+                   "\n".join([canary % label] + lines) + "\n")
+        elif kind == "pth":
+            lines = [_fill(line, values_exp) for line in step["lines"]]
+            _write(os.path.join(purelib, step["name"]), "\n".join([canary % label] + lines) + "\n")
+        elif kind == "env":
+            experiment_env.update(step["variables"])
+        elif kind == "pip-config":
+            text = ""
+            for section, settings in step["sections"]:
+                text += "[%s]\n" % section
+                text += "".join("%s = %s\n" % (k, _fill(v, values_exp)) for k, v in settings)
+            _write(os.path.join(home, ".config", "pip", "pip.conf"), text)
+        else:
+            return _fault(result, out, "unknown contamination step %r" % kind)
+        result["steps"].append(label)  # type: ignore[attr-defined]
+    # 5. the experiment
+    action("experiment", experiment_env)
+    result["roots"] = {
+        # Where host code lives: anything the build imports from here came from outside it.
+        "host": [purelib, editable_dir, home, _output([sys.executable, "-I", "-c",
+                 "import sysconfig; print(sysconfig.get_paths()['purelib'])"], env)],
+        # The frontend's own machinery (pip and its vendored pyproject-hooks) may run in the build.
+        "frontend": [os.path.join(purelib, "pip")],
+        "project": src,
+    }
+    return _finish(result, out)
+
+
+def _fault(result, out, message):  # type: (dict[str, object], str, str) -> int
+    result["fault"] = message
+    return _finish(result, out)
+
+
+def _finish(result, out):  # type: (dict[str, object], str) -> int
+    tmp = os.path.join(out, "result.json.tmp")
+    with open(tmp, "w") as fh:
+        json.dump(result, fh, indent=1, sort_keys=True)
+    os.replace(tmp, os.path.join(out, "result.json"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1]))

@@ -1,0 +1,119 @@
+"""A run: plan the cells, fill the wheel directory, run the cells on an engine, record each one."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import os
+import secrets
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from isolation_harness.cell import build_requirements, not_applicable_record, run_cell
+from isolation_harness.engines import Engine
+from isolation_harness.matrix import Cell, Matrix, plan
+from isolation_harness.records import RecordWriter
+from isolation_harness.scenario import Scenario
+from isolation_harness.verdict import Verdict
+from isolation_harness.wheelhouse import Wheelhouse
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    pythons: Sequence[str] = ()
+    pips: Sequence[str] = ()
+    jobs: int = 0
+    out: Path = Path("results")
+
+
+@dataclass(frozen=True)
+class RunResult:
+    run_dir: Path
+    records: list[dict[str, Any]]
+
+    @property
+    def all_matched(self) -> bool:
+        return all(r["match"] for r in self.records)
+
+
+def new_run_id(scenarios: Sequence[Scenario]) -> str:
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    return f"{stamp}-{'+'.join(s.name for s in scenarios)}-{secrets.token_hex(3)}"
+
+
+def prepare(scenarios: Sequence[Scenario], matrix: Matrix, engine: Engine, wheelhouse: Wheelhouse,
+            options: RunOptions) -> list[tuple[Cell, Scenario]]:
+    """Plan every cell and check all inputs before anything runs, so bad input fails fast (exit 2)."""
+    cells: list[tuple[Cell, Scenario]] = []
+    for scenario in scenarios:
+        for cell in plan(scenario, matrix, requires_python=wheelhouse.requires_python,
+                         pythons=options.pythons, pips=options.pips):
+            cells.append((cell, scenario))
+    for py in sorted({c.python for c, _ in cells if c.not_applicable is None}):
+        engine.check_python(py)
+    return cells
+
+
+def execute(
+    cells: list[tuple[Cell, Scenario]],
+    *,
+    engine: Engine,
+    wheelhouse: Wheelhouse,
+    options: RunOptions,
+    run_id: str,
+    on_record: Callable[[dict[str, Any], int, int], None] = lambda r, d, t: None,
+) -> RunResult:
+    run_dir = (options.out / run_id).resolve()
+    writer = RecordWriter(run_dir)
+    records: list[dict[str, Any]] = []
+    total = len(cells)
+    probe = wheelhouse.probe_wheel()
+    artifacts: dict[tuple[str, str], list[Path]] = {}
+    for cell, scenario in cells:
+        key = (scenario.name, cell.python)
+        if cell.not_applicable is None and key not in artifacts:
+            reqs = build_requirements(scenario) + list(scenario.host_requirements)
+            artifacts[key] = [probe, *wheelhouse.requirements(reqs, cell.python)]
+
+    def finish(record: dict[str, Any]) -> None:
+        writer.append(record)
+        records.append(record)
+        on_record(record, len(records), total)
+
+    runnable = []
+    for cell, scenario in cells:
+        if cell.not_applicable is not None:
+            finish(not_applicable_record(cell, scenario, run_id=run_id, info=engine.info(), python_exact=None,
+                                         pip=wheelhouse.artifact(wheelhouse.pip_wheel(cell.pip))))
+        else:
+            runnable.append((cell, scenario))
+    jobs = options.jobs or max(1, os.cpu_count() or 1)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
+        futures = [
+            pool.submit(run_cell, cell, scenario, engine=engine, wheelhouse=wheelhouse,
+                        artifacts=artifacts[(scenario.name, cell.python)], run_dir=run_dir, run_id=run_id,
+                        python_exact=engine.check_python(cell.python))
+            for cell, scenario in runnable
+        ]
+        try:
+            for future in concurrent.futures.as_completed(futures):
+                finish(future.result())
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
+    return RunResult(run_dir, records)
+
+
+def summary_counts(records: Sequence[dict[str, Any]]) -> str:
+    counts = {v.value: 0 for v in Verdict}
+    for r in records:
+        counts[r["verdict"]] = counts.get(r["verdict"], 0) + 1
+    return ", ".join(f"{n} {v}" for v, n in counts.items() if n)
+
+
+def eprint(*parts: object) -> None:
+    print(*parts, file=sys.stderr, flush=True)

@@ -1,0 +1,281 @@
+"""Scenario files: one build-isolation bug each, loaded strictly into frozen typed objects."""
+
+from __future__ import annotations
+
+import re
+import string
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Literal, Union
+
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.version import Version
+
+from isolation_harness._strict import Node, load_yaml
+from isolation_harness.errors import ConfigError
+from isolation_harness.verdict import Verdict
+
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+MODULE_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+ENV_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+# Placeholders the cell fills in; anything else in braces is a mistake in the scenario.
+PLACEHOLDERS = frozenset({"target", "project_url", "project_dir", "cell", "run", "wheelhouse"})
+FRONTENDS = ("pip",)
+OFFERS = ("vcs", "path")
+# The verdicts a scenario may expect; `error` is always the harness's fault and never expected.
+EXPECTABLE = tuple(v.value for v in Verdict if v is not Verdict.ERROR)
+
+
+@dataclass(frozen=True)
+class Project:
+    """The project under test, written into the cell and offered to the frontend."""
+
+    name: str
+    offer: Literal["vcs", "path"]
+    files: tuple[tuple[str, str], ...]
+
+    @property
+    def file_map(self) -> dict[str, str]:
+        return dict(self.files)
+
+
+@dataclass(frozen=True)
+class Install:
+    """Install requirements into the host environment (from the wheel directory)."""
+
+    requirements: tuple[str, ...]
+    kind: Literal["install"] = "install"
+
+
+@dataclass(frozen=True)
+class EditableFinder:
+    """An editable install of ``module`` by a MetaPathFinder put first on sys.meta_path from a .pth
+    file, pointing at a copy of the project: the set-up of pip #11812."""
+
+    module: str
+    kind: Literal["editable-finder"] = "editable-finder"
+
+
+@dataclass(frozen=True)
+class PthFile:
+    """A .pth file in the host site-packages; its lines run at every interpreter start."""
+
+    name: str
+    lines: tuple[str, ...]
+    kind: Literal["pth"] = "pth"
+
+
+@dataclass(frozen=True)
+class EnvVars:
+    """Environment variables set for the experiment run."""
+
+    variables: tuple[tuple[str, str], ...]
+    kind: Literal["env"] = "env"
+
+
+@dataclass(frozen=True)
+class PipConfig:
+    """A user-level pip configuration file (``$XDG_CONFIG_HOME/pip/pip.conf``)."""
+
+    sections: tuple[tuple[str, tuple[tuple[str, str], ...]], ...]
+    kind: Literal["pip-config"] = "pip-config"
+
+
+Step = Union[Install, EditableFinder, PthFile, EnvVars, PipConfig]
+STEP_KINDS = ("install", "editable-finder", "pth", "env", "pip-config")
+
+
+@dataclass(frozen=True)
+class Action:
+    frontend: Literal["pip"]
+    args: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Expectation:
+    verdict: Verdict
+    pip: SpecifierSet = field(default_factory=SpecifierSet)
+    python: SpecifierSet = field(default_factory=SpecifierSet)
+
+    def matches(self, *, pip: Version, python: Version) -> bool:
+        return self.pip.contains(pip, prereleases=True) and self.python.contains(python, prereleases=True)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    summary: str
+    references: tuple[str, ...]
+    project: Project
+    contamination: tuple[Step, ...]
+    action: Action
+    expect: tuple[Expectation, ...]
+    timeout: int
+    source: Path
+
+    def expected(self, *, pip: Version, python: Version) -> Verdict | None:
+        """The first expectation that covers the cell, or None when none does."""
+        for rule in self.expect:
+            if rule.matches(pip=pip, python=python):
+                return rule.verdict
+        return None
+
+    @property
+    def host_requirements(self) -> tuple[str, ...]:
+        return tuple(req for step in self.contamination if isinstance(step, Install) for req in step.requirements)
+
+
+def load_scenario(path: Path) -> Scenario:
+    root = Node(path, "", load_yaml(path))
+    fields = root.mapping(
+        required=("name", "summary", "references", "project", "action", "expect"),
+        optional=("contamination", "timeout"),
+    )
+    name = fields["name"].str()
+    if not NAME_RE.match(name):
+        fields["name"].fail(f"'{name}' must be lower-case letters, digits and dashes")
+    if name != path.stem:
+        fields["name"].fail(f"'{name}' differs from the file name", f"rename the file to {name}.yaml or fix the name")
+    summary = fields["summary"].str()
+    if "\n" in summary.strip():
+        fields["summary"].fail("must be one line (it is what `nox -l` shows)")
+    references = fields["references"].str_list()
+    for i, ref in enumerate(references):
+        if not ref.startswith("https://"):
+            fields["references"].child(i, ref).fail(f"'{ref}' is not an https:// URL of the upstream report")
+    steps_node = fields.get("contamination")
+    timeout_node = fields.get("timeout")
+    return Scenario(
+        name=name,
+        summary=summary.strip(),
+        references=references,
+        project=_project(fields["project"]),
+        contamination=tuple(_step(n) for n in steps_node.list()) if steps_node else (),
+        action=_action(fields["action"]),
+        expect=tuple(_expectation(n) for n in fields["expect"].list()),
+        timeout=timeout_node.int(minimum=5, maximum=3600) if timeout_node else 300,
+        source=path,
+    )
+
+
+def load_scenarios(folder: Path) -> dict[str, Scenario]:
+    return {s.name: s for s in (load_scenario(p) for p in sorted(folder.glob("*.yaml")))}
+
+
+def find_scenario(folder: Path, name: str) -> Scenario:
+    path = folder / f"{name}.yaml"
+    if not path.is_file():
+        known = sorted(p.stem for p in folder.glob("*.yaml"))
+        raise ConfigError(f"--scenario {name}: no file {path}; known scenarios: {', '.join(known) or 'none'}")
+    return load_scenario(path)
+
+
+def _project(node: Node) -> Project:
+    fields = node.mapping(required=("name", "files"), optional=("offer",))
+    files = fields["files"].str_mapping()
+    if not files:
+        fields["files"].fail("expected at least one file")
+    for rel in files:
+        _check_relative(fields["files"].child(rel, None), rel)
+    if "pyproject.toml" not in files:
+        fields["files"].fail("the project needs a pyproject.toml", "add one with a [build-system] table")
+    offer_node = fields.get("offer")
+    offer = offer_node.choice(OFFERS) if offer_node else "vcs"
+    return Project(
+        name=fields["name"].str(),
+        offer="vcs" if offer == "vcs" else "path",
+        files=tuple(sorted(files.items())),
+    )
+
+
+def _check_relative(node: Node, rel: str) -> None:
+    """Project files are written into the cell: no absolute paths, no way out of the project."""
+    pure = PurePosixPath(rel)
+    if pure.is_absolute() or ".." in pure.parts or "\\" in rel or rel.startswith("~"):
+        node.fail("file names must be relative paths inside the project", "drop the leading '/' or '..'")
+
+
+def _step(node: Node) -> Step:
+    if not isinstance(node.value, Mapping) or len(node.value) != 1:
+        node.fail("each contamination step is a mapping with exactly one key", f"one of: {', '.join(STEP_KINDS)}")
+    (kind,) = node.value
+    body = node.mapping(optional=STEP_KINDS)[kind]
+    if kind == "install":
+        return Install(requirements=body.str_list())
+    if kind == "editable-finder":
+        module = body.mapping(required=("module",))["module"].str()
+        if not MODULE_RE.match(module):
+            body.child("module", module).fail(f"'{module}' is not a module name")
+        return EditableFinder(module=module)
+    if kind == "pth":
+        f = body.mapping(required=("name", "lines"))
+        pth_name = f["name"].str()
+        if not re.match(r"^[A-Za-z0-9_.-]+\.pth$", pth_name):
+            f["name"].fail(f"'{pth_name}' must be a plain file name ending in .pth")
+        return PthFile(name=pth_name, lines=_placeheld_list(f["lines"]))
+    if kind == "env":
+        variables = body.str_mapping()
+        for key, value in variables.items():
+            if not ENV_RE.match(key):
+                body.child(key, value).fail(f"'{key}' is not an environment variable name")
+            _check_placeholders(body.child(key, value), value)
+        return EnvVars(variables=tuple(sorted(variables.items())))
+    sections: list[tuple[str, tuple[tuple[str, str], ...]]] = []
+    if not isinstance(body.value, Mapping) or not body.value:
+        body.fail("expected a mapping of pip config sections, such as {global: {target: '{target}'}}")
+    for section, values in body.value.items():
+        child = body.child(str(section), values)
+        settings = child.str_mapping()
+        for value in settings.values():
+            _check_placeholders(child, value)
+        sections.append((str(section), tuple(sorted(settings.items()))))
+    return PipConfig(sections=tuple(sections))
+
+
+def _action(node: Node) -> Action:
+    fields = node.mapping(required=("frontend", "args"))
+    frontend = fields["frontend"].choice(FRONTENDS)
+    args = _placeheld_list(fields["args"])
+    return Action(frontend="pip" if frontend == "pip" else "pip", args=args)
+
+
+def _placeheld_list(node: Node) -> tuple[str, ...]:
+    items = node.str_list()
+    for i, item in enumerate(items):
+        _check_placeholders(node.child(i, item), item)
+    return items
+
+
+def _check_placeholders(node: Node, text: str) -> None:
+    try:
+        names = {name for _, name, _, _ in string.Formatter().parse(text) if name is not None}
+    except ValueError as exc:
+        node.fail(f"bad braces in '{text}': {exc}", "write '{{' and '}}' for literal braces")
+    unknown = names - PLACEHOLDERS
+    if unknown:
+        node.fail(
+            f"unknown placeholder {{{sorted(unknown)[0]}}}",
+            f"placeholders are {', '.join('{' + p + '}' for p in sorted(PLACEHOLDERS))}",
+        )
+
+
+def _expectation(node: Node) -> Expectation:
+    fields = node.mapping(required=("verdict",), optional=("pip", "python"))
+    verdict = Verdict(fields["verdict"].choice(EXPECTABLE))
+    return Expectation(
+        verdict=verdict,
+        pip=_specifier(fields.get("pip")),
+        python=_specifier(fields.get("python")),
+    )
+
+
+def _specifier(node: Node | None) -> SpecifierSet:
+    if node is None:
+        return SpecifierSet()
+    text = node.str()
+    try:
+        return SpecifierSet(text)
+    except InvalidSpecifier:
+        node.fail(f"'{text}' is not a version specifier", "write it like '>=20,<25' (PEP 440)")

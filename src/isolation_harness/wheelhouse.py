@@ -1,0 +1,182 @@
+"""The wheel directory: every artifact a cell installs, fetched once on the host and hashed.
+
+Cells run with no index (``PIP_NO_INDEX=1``, ``PIP_FIND_LINKS``) against this folder, so a verdict
+never depends on the network, and each record lists the sha256 of what it could install.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import zipfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from email.parser import Parser
+from pathlib import Path
+
+from packaging.specifiers import SpecifierSet
+from packaging.utils import canonicalize_name
+
+from isolation_harness import __version__
+from isolation_harness.errors import InputError
+from isolation_harness.probe import PROBE_MODULE
+
+PROBE_NAME = "isolation-harness-probe"
+PROBE_PTH = "isolation_harness_probe.pth"
+# A fixed timestamp keeps the probe wheel's bytes, and so its sha256, the same on every machine.
+_ZIP_DATE = (2000, 1, 1, 0, 0, 0)
+
+
+def default_location() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "isolation-harness" / "wheels"
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class Artifact:
+    file: str
+    sha256: str
+
+
+class Wheelhouse:
+    """A content-addressed folder of wheels with a small index of what was resolved for what."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root.resolve()
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._index_dir = self.root / ".resolved"
+        self._index_dir.mkdir(exist_ok=True)
+        self._lock = threading.Lock()
+        self._hashes: dict[str, str] = {}
+
+    # -- pip releases ---------------------------------------------------------------------------
+    def pip_wheel(self, version: str) -> Path:
+        """The wheel of one pip release, downloaded on first use."""
+        files = self._resolved(
+            key=f"pip=={version}",
+            args=["--no-deps", f"pip=={version}"],
+            failure=f"--pip {version}: pip {version} could not be downloaded from the index; "
+            "check the release exists (pip index versions pip) or fix matrix.yaml",
+        )
+        wheels = [f for f in files if f.startswith("pip-") and f.endswith(".whl")]
+        if not wheels:
+            raise InputError(f"--pip {version}: no wheel of pip {version} was found; pick a release with a wheel")
+        return self.root / wheels[0]
+
+    def requires_python(self, version: str) -> SpecifierSet:
+        with zipfile.ZipFile(self.pip_wheel(version)) as wheel:
+            name = next(n for n in wheel.namelist() if n.endswith(".dist-info/METADATA"))
+            meta = Parser().parsestr(wheel.read(name).decode("utf-8"))
+        return SpecifierSet(meta.get("Requires-Python") or "")
+
+    # -- build and host requirements ------------------------------------------------------------
+    def requirements(self, requirements: Iterable[str], python: str) -> list[Path]:
+        """Wheels for the requirements, resolved for the target Python: newest releases of build
+        tools dropped old Pythons, so resolving with the host's Python would pick unusable ones."""
+        reqs = sorted(set(requirements))
+        if not reqs:
+            return []
+        files = self._resolved(
+            key=f"py{python}:" + ";".join(reqs),
+            args=["--only-binary=:all:", "--python-version", python, "--implementation", "cp", *reqs],
+            failure=f"build requirements {', '.join(reqs)} could not be resolved for Python {python}",
+        )
+        return [self.root / f for f in files]
+
+    def _resolved(self, *, key: str, args: list[str], failure: str) -> list[str]:
+        index_file = self._index_dir / (hashlib.sha256(key.encode()).hexdigest()[:24] + ".json")
+        with self._lock:
+            if index_file.exists():
+                cached: list[str] = json.loads(index_file.read_text())["files"]
+                if all((self.root / f).exists() for f in cached):
+                    return cached
+            with tempfile.TemporaryDirectory(dir=self.root) as tmp:
+                cmd = [sys.executable, "-m", "pip", "download", "--disable-pip-version-check", "-q", "-d", tmp, *args]
+                proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+                if proc.returncode != 0:
+                    last = (proc.stderr.strip().splitlines() or ["(no output)"])[-1]
+                    raise InputError(f"{failure} ({last})")
+                files = sorted(os.listdir(tmp))
+                for name in files:
+                    if not (self.root / name).exists():
+                        os.replace(os.path.join(tmp, name), self.root / name)
+            _atomic_write(index_file, json.dumps({"key": key, "files": files}, indent=1))
+            return files
+
+    # -- the probe ------------------------------------------------------------------------------
+    def probe_wheel(self) -> Path:
+        """Build the probe wheel (deterministic bytes) if it is not there yet."""
+        version = __version__
+        dist = f"isolation_harness_probe-{version}.dist-info"
+        files = {
+            "_ih_probe.py": PROBE_MODULE.read_bytes(),
+            PROBE_PTH: b"import _ih_probe; _ih_probe.install()\n",
+            f"{dist}/METADATA": (
+                f"Metadata-Version: 2.1\nName: {PROBE_NAME}\nVersion: {version}\n"
+                "Summary: isolation-harness probe (reports from inside a build environment)\n"
+            ).encode(),
+            f"{dist}/WHEEL": b"Wheel-Version: 1.0\nGenerator: isolation-harness\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+        }
+        record = "".join(f"{name},sha256={_urlsafe_digest(data)},{len(data)}\n" for name, data in files.items())
+        files[f"{dist}/RECORD"] = (record + f"{dist}/RECORD,,\n").encode()
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
+            for name, data in files.items():
+                info = zipfile.ZipInfo(name, date_time=_ZIP_DATE)
+                info.external_attr = 0o644 << 16
+                info.compress_type = zipfile.ZIP_DEFLATED
+                zf.writestr(info, data)
+        path = self.root / f"isolation_harness_probe-{version}-py3-none-any.whl"
+        with self._lock:
+            if not path.exists() or path.read_bytes() != buffer.getvalue():
+                _atomic_write_bytes(path, buffer.getvalue())
+        return path
+
+    def artifact(self, path: Path) -> Artifact:
+        with self._lock:
+            digest = self._hashes.get(path.name)
+            if digest is None:
+                digest = self._hashes[path.name] = sha256_of(path)
+        return Artifact(path.name, digest)
+
+
+def probe_requirement() -> str:
+    return f"{PROBE_NAME}=={__version__}"
+
+
+def project_name(filename: str) -> str:
+    return canonicalize_name(filename.split("-")[0])
+
+
+def _urlsafe_digest(data: bytes) -> str:
+    return base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    _atomic_write_bytes(path, text.encode())
+
+
+def _atomic_write_bytes(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
