@@ -70,40 +70,41 @@ class Node:
         return Node(self.path, name, value)
 
     # -- scalars ---------------------------------------------------------------------------------
-    def str(self) -> str:
-        if not isinstance(self.value, str) or not self.value.strip():
-            self.fail(f"expected a non-empty string, got {_kind(self.value)}")
-        return self.value
+    def text(self) -> str:
+        value = self.value
+        if not isinstance(value, str) or not value.strip():
+            self.fail(f"expected a non-empty string, got {_kind(value)}")
+        return value
 
-    def int(self, *, minimum: int = 1, maximum: int = 86_400) -> int:
+    def whole(self, *, minimum: int = 1, maximum: int = 86_400) -> int:
         if isinstance(self.value, bool) or not isinstance(self.value, int):
             self.fail(f"expected a whole number, got {_kind(self.value)}")
         if not minimum <= self.value <= maximum:
             self.fail(f"{self.value} is outside {minimum}..{maximum}")
         return self.value
 
-    def bool(self) -> bool:
+    def flag(self) -> bool:
         if not isinstance(self.value, bool):
             self.fail(f"expected true or false, got {_kind(self.value)}")
         return self.value
 
     def choice(self, allowed: Iterable[str]) -> str:
         options = list(allowed)
-        text = self.str()
+        text = self.text()
         if text not in options:
             self.fail(f"'{text}' is not one of {', '.join(options)}", _suggest(text, options))
         return text
 
     # -- containers ------------------------------------------------------------------------------
-    def list(self, *, allow_empty: bool = False) -> list[Node]:
+    def items(self, *, allow_empty: bool = False) -> list[Node]:
         if not isinstance(self.value, list):
             self.fail(f"expected a list, got {_kind(self.value)}")
         if not self.value and not allow_empty:
             self.fail("expected at least one item")
         return [self.child(i, v) for i, v in enumerate(self.value)]
 
-    def str_list(self, *, allow_empty: bool = False) -> tuple[str, ...]:
-        return tuple(item.str() for item in self.list(allow_empty=allow_empty))
+    def texts(self, *, allow_empty: bool = False) -> tuple[str, ...]:
+        return tuple(item.text() for item in self.items(allow_empty=allow_empty))
 
     def mapping(self, *, required: Iterable[str] = (), optional: Iterable[str] = ()) -> Fields:
         """A mapping with a closed set of keys: unknown keys fail with the closest valid one."""
@@ -121,7 +122,7 @@ class Node:
                 self.child(key, None).fail("missing required key")
         return Fields(self, dict(self.value))
 
-    def str_mapping(self) -> dict[str, str]:
+    def text_mapping(self) -> dict[str, str]:
         """A free mapping of string keys to string values (file contents, environment variables)."""
         if not isinstance(self.value, Mapping):
             self.fail(f"expected a mapping, got {_kind(self.value)}")
@@ -156,9 +157,14 @@ class Fields:
 def _kind(value: Any) -> str:
     if value is None:
         return "nothing"
-    return {bool: "a boolean", int: "a number", float: "a number", str: "a string", list: "a list", dict: "a mapping"}.get(
-        type(value), type(value).__name__
-    )
+    return {
+        bool: "a boolean",
+        int: "a number",
+        float: "a number",
+        str: "a string",
+        list: "a list",
+        dict: "a mapping",
+    }.get(type(value), type(value).__name__)
 
 
 def _suggest(word: str, options: list[str]) -> str:

@@ -28,7 +28,7 @@ from isolation_harness.wheelhouse import Artifact, Wheelhouse, probe_requirement
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - nox itself needs 3.10+, where tomli stands in
-    import tomli as tomllib
+    import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
 
 # Time for making the venv, unpacking pip and the contamination, on top of the two runs' limits.
 SETUP_ALLOWANCE = 180.0
@@ -42,14 +42,17 @@ def build_requirements(scenario: Scenario) -> list[str]:
         try:
             Requirement(req)
         except InvalidRequirement:
-            raise ConfigError(f"{scenario.source}: key 'project.files.pyproject.toml': bad build requirement {req!r}") from None
+            raise ConfigError(
+                f"{scenario.source}: key 'project.files.pyproject.toml': bad build requirement {req!r}"
+            ) from None
     return list(requires)
 
 
 def _pyproject(scenario: Scenario) -> dict[str, Any]:
     text = scenario.project.file_map["pyproject.toml"]
     try:
-        return tomllib.loads(text)
+        data: dict[str, Any] = tomllib.loads(text)
+        return data
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{scenario.source}: key 'project.files.pyproject.toml': not valid TOML ({exc})") from None
 
@@ -90,8 +93,7 @@ def driver_spec(scenario: Scenario, pip_wheel: Path) -> dict[str, Any]:
 
 
 def _step_json(step: object) -> dict[str, Any]:
-    data = dataclasses.asdict(step)  # type: ignore[call-overload]
-    return {k: v for k, v in data.items()}
+    return dict(dataclasses.asdict(step))  # type: ignore[call-overload]
 
 
 def run_cell(
@@ -110,8 +112,13 @@ def run_cell(
     pip_wheel = wheelhouse.pip_wheel(cell.pip)
     out_dir = run_dir / "cells" / cell.slug
     spec = driver_spec(scenario, pip_wheel)
-    job = CellJob(spec=spec, python=cell.python, wheelhouse=wheelhouse.root, out_dir=out_dir,
-                  time_limit=2 * scenario.timeout + SETUP_ALLOWANCE)
+    job = CellJob(
+        spec=spec,
+        python=cell.python,
+        wheelhouse=wheelhouse.root,
+        out_dir=out_dir,
+        time_limit=2 * scenario.timeout + SETUP_ALLOWANCE,
+    )
     clock = time.monotonic()
     outcome = engine.run_cell(job)
     result = _read_result(out_dir)
@@ -125,15 +132,25 @@ def run_cell(
         control = analyze_run(runs["control"], roots, out_dir) if "control" in runs else None
         experiment = analyze_run(runs["experiment"], roots, out_dir) if "experiment" in runs else None
     if outcome.timed_out:
-        decision = Decision(Verdict.TIMEOUT, (f"the cell exceeded its overall limit of {job.time_limit:.0f} s and was killed",))
+        decision = Decision(
+            Verdict.TIMEOUT, (f"the cell exceeded its overall limit of {job.time_limit:.0f} s and was killed",)
+        )
     elif result is None:
         decision = decide(None, None, harness_fault=fault or "the cell driver wrote no result.json")
     else:
-        decision = decide(control.summary() if control else None, experiment.summary() if experiment else None,
-                          harness_fault=fault)
+        decision = decide(
+            control.summary() if control else None, experiment.summary() if experiment else None, harness_fault=fault
+        )
     used = [wheelhouse.artifact(pip_wheel)] + [wheelhouse.artifact(p) for p in artifacts]
-    record = base_record(cell, scenario, run_id=run_id, python_exact=python_exact, info=outcome.info,
-                         pip=wheelhouse.artifact(pip_wheel), artifacts=used)
+    record = base_record(
+        cell,
+        scenario,
+        run_id=run_id,
+        python_exact=python_exact,
+        info=outcome.info,
+        pip=wheelhouse.artifact(pip_wheel),
+        artifacts=used,
+    )
     record.update(
         verdict=decision.verdict.value,
         match=decision.verdict is cell.expected,
@@ -150,17 +167,34 @@ def run_cell(
     return record
 
 
-def not_applicable_record(cell: Cell, scenario: Scenario, *, run_id: str, info: EngineInfo,
-                          python_exact: str | None, pip: Artifact | None) -> dict[str, Any]:
+def not_applicable_record(
+    cell: Cell, scenario: Scenario, *, run_id: str, info: EngineInfo, python_exact: str | None, pip: Artifact | None
+) -> dict[str, Any]:
     record = base_record(cell, scenario, run_id=run_id, python_exact=python_exact, info=info, pip=pip, artifacts=[])
     now = _now()
-    record.update(verdict=Verdict.NOT_APPLICABLE.value, match=cell.expected is Verdict.NOT_APPLICABLE,
-                  reasons=[cell.not_applicable], control=None, experiment=None, started=now, finished=now, duration=0.0)
+    record.update(
+        verdict=Verdict.NOT_APPLICABLE.value,
+        match=cell.expected is Verdict.NOT_APPLICABLE,
+        reasons=[cell.not_applicable],
+        control=None,
+        experiment=None,
+        started=now,
+        finished=now,
+        duration=0.0,
+    )
     return record
 
 
-def base_record(cell: Cell, scenario: Scenario, *, run_id: str, python_exact: str | None, info: EngineInfo,
-                pip: Artifact | None, artifacts: list[Artifact]) -> dict[str, Any]:
+def base_record(
+    cell: Cell,
+    scenario: Scenario,
+    *,
+    run_id: str,
+    python_exact: str | None,
+    info: EngineInfo,
+    pip: Artifact | None,
+    artifacts: list[Artifact],
+) -> dict[str, Any]:
     return {
         "format": RECORD_FORMAT,
         "harness_version": __version__,
@@ -169,8 +203,12 @@ def base_record(cell: Cell, scenario: Scenario, *, run_id: str, python_exact: st
         "scenario": scenario.name,
         "scenario_sha256": hashlib.sha256(scenario.source.read_bytes()).hexdigest(),
         "python": {"axis": cell.python, "exact": python_exact},
-        "pip": {"version": cell.pip, "source": "pypi", "wheel": pip.file if pip else None,
-                "sha256": pip.sha256 if pip else None},
+        "pip": {
+            "version": cell.pip,
+            "source": "pypi",
+            "wheel": pip.file if pip else None,
+            "sha256": pip.sha256 if pip else None,
+        },
         "frontend": cell.frontend,
         "engine": dataclasses.asdict(info),
         "expected": cell.expected.value if cell.expected else None,

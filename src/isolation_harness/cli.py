@@ -75,13 +75,21 @@ def _run(args: argparse.Namespace) -> int:
     options = RunOptions(pythons=args.python, pips=args.pip, jobs=args.jobs, out=args.out)
     info = engine.info()
     if info.isolation != "container":
-        eprint(f"isolation-harness: warning: engine '{info.name}' gives weaker isolation than a container: "
-               + "; ".join(info.notes))
+        eprint(
+            f"isolation-harness: warning: engine '{info.name}' gives weaker isolation than a container: "
+            + "; ".join(info.notes)
+        )
     cells = prepare(scenarios, matrix, engine, wheelhouse, options)
     run_id = new_run_id(scenarios)
     eprint(f"isolation-harness: run {run_id}: {len(cells)} cells on engine '{info.name}'")
-    result = execute(cells, engine=engine, wheelhouse=wheelhouse, options=options, run_id=run_id,
-                     on_record=lambda record, done, total: eprint(cell_line(record, done, total)))
+    result = execute(
+        cells,
+        engine=engine,
+        wheelhouse=wheelhouse,
+        options=options,
+        run_id=run_id,
+        on_record=lambda record, done, total: eprint(cell_line(record, done, total)),
+    )
     print(verdict_table(result.records))
     print(f"\n{summary_counts(result.records)}; records in {result.run_dir / 'results.jsonl'}")
     return 0 if result.all_matched else 1

@@ -55,7 +55,9 @@ def error_signature(log_text: str) -> str | None:
     """The line that names the failure: a traceback's last line, else pip's last ERROR line."""
     lines = log_text.splitlines()
     for pattern in (_EXCEPTION_LINE, _PIP_ERROR_LINE):
-        hits = [m.group(1).strip() for m in map(pattern.match, lines) if m and m.group(1).strip() != "ERROR: Exception:"]
+        hits = [
+            m.group(1).strip() for m in map(pattern.match, lines) if m and m.group(1).strip() != "ERROR: Exception:"
+        ]
         if hits:
             return hits[-1][:300]
     return None
@@ -63,7 +65,8 @@ def error_signature(log_text: str) -> str | None:
 
 def is_hook_process(report: dict[str, Any]) -> bool:
     argv = report.get("argv") or [""]
-    return "_in_process" in os.path.basename(str(argv[0])) or "_in_process" in str(argv[0])
+    # pyproject-hooks runs each hook as a script named _in_process.py (pep517 did the same).
+    return "_in_process" in str(argv[0])
 
 
 def analyze_run(run: dict[str, Any], roots: dict[str, Any], out_dir: Path) -> RunFacts:
@@ -101,7 +104,9 @@ def analyze_run(run: dict[str, Any], roots: dict[str, Any], out_dir: Path) -> Ru
             backend_path = tuple(backend.get("backend_path") or ())
     hook_pids = {r.get("pid") for r in hooks}
     ran = tuple(sorted({f"{c.get('step')} (pid {c.get('pid')})" for c in canaries if c.get("pid") in hook_pids}))
-    in_backend_path = _under(backend_file, [os.path.realpath(p) for p in backend_path]) if backend_path and backend_file else None
+    in_backend_path = (
+        _under(backend_file, [os.path.realpath(p) for p in backend_path]) if backend_path and backend_file else None
+    )
 
     influence: list[str] = []
     if backend_file and backend_path and not in_backend_path:

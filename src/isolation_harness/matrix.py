@@ -74,12 +74,12 @@ def load_matrix(path: Path) -> Matrix:
     pythons = _pythons(fields["pythons"])
     pips = _pips(fields["pips"])
     frontends_node = fields.get("frontends")
-    frontends = tuple(n.choice(FRONTENDS) for n in frontends_node.list()) if frontends_node else ("pip",)
+    frontends = tuple(n.choice(FRONTENDS) for n in frontends_node.items()) if frontends_node else ("pip",)
     failures: list[KnownFailure] = []
     failures_node = fields.get("known-failures")
-    for item in failures_node.list(allow_empty=True) if failures_node else []:
+    for item in failures_node.items(allow_empty=True) if failures_node else []:
         f = item.mapping(required=("pip", "python", "reason"))
-        failures.append(KnownFailure(_specifier(f["pip"]), _specifier(f["python"]), f["reason"].str()))
+        failures.append(KnownFailure(_specifier(f["pip"]), _specifier(f["python"]), f["reason"].text()))
     narrowings: list[tuple[str, Narrowing]] = []
     scen_node = fields.get("scenarios")
     if scen_node is not None:
@@ -93,15 +93,18 @@ def load_matrix(path: Path) -> Matrix:
 
 
 def _pythons(node: Node) -> tuple[str, ...]:
-    values = node.str_list()
+    for item in node.items():
+        if isinstance(item.value, (int, float)) and not isinstance(item.value, bool):
+            item.fail(f"{item.value} is a number, and YAML reads 3.10 as 3.1", 'quote Python versions: "3.10"')
+    values = node.texts()
     for i, value in enumerate(values):
         if not PYTHON_RE.match(value):
-            node.child(i, value).fail(f"'{value}' is not a Python version like '3.12'", "quote it: \"3.10\" not 3.10")
+            node.child(i, value).fail(f"'{value}' is not a Python version like '3.12'", 'quote it: "3.10" not 3.10')
     return values
 
 
 def _pips(node: Node) -> tuple[str, ...]:
-    values = tuple(str(v.value) if isinstance(v.value, (int, float)) else v.str() for v in node.list())
+    values = tuple(str(v.value) if isinstance(v.value, (int, float)) else v.text() for v in node.items())
     for i, value in enumerate(values):
         check_pip_version(value, where=f"{node.path}: key '{node.key}[{i}]'")
     return values

@@ -34,13 +34,15 @@ def verdict_table(records: Iterable[dict[str, Any]]) -> str:
             row = [py]
             for pip in pips:
                 rec = grid.get((py, pip))
-                row.append("" if rec is None else SHORT.get(rec["verdict"], rec["verdict"]) + ("" if rec["match"] else "!"))
+                row.append(
+                    "" if rec is None else SHORT.get(rec["verdict"], rec["verdict"]) + ("" if rec["match"] else "!")
+                )
             rows.append(row)
         widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
         lines = [f"{scenario} ({frontend})"]
-        lines.append("  ".join(h.ljust(w) for h, w in zip(header, widths)))
+        lines.append("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))
         lines.append("  ".join("-" * w for w in widths))
-        lines.extend("  ".join(c.ljust(w) for c, w in zip(row, widths)) for row in rows)
+        lines.extend("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows)
         mismatched = [r for r in items if not r["match"]]
         lines.append(
             f"{len(items)} cells, {len(mismatched)} unexpected"

@@ -44,13 +44,15 @@ def new_run_id(scenarios: Sequence[Scenario]) -> str:
     return f"{stamp}-{'+'.join(s.name for s in scenarios)}-{secrets.token_hex(3)}"
 
 
-def prepare(scenarios: Sequence[Scenario], matrix: Matrix, engine: Engine, wheelhouse: Wheelhouse,
-            options: RunOptions) -> list[tuple[Cell, Scenario]]:
+def prepare(
+    scenarios: Sequence[Scenario], matrix: Matrix, engine: Engine, wheelhouse: Wheelhouse, options: RunOptions
+) -> list[tuple[Cell, Scenario]]:
     """Plan every cell and check all inputs before anything runs, so bad input fails fast (exit 2)."""
     cells: list[tuple[Cell, Scenario]] = []
     for scenario in scenarios:
-        for cell in plan(scenario, matrix, requires_python=wheelhouse.requires_python,
-                         pythons=options.pythons, pips=options.pips):
+        for cell in plan(
+            scenario, matrix, requires_python=wheelhouse.requires_python, pythons=options.pythons, pips=options.pips
+        ):
             cells.append((cell, scenario))
     for py in sorted({c.python for c, _ in cells if c.not_applicable is None}):
         engine.check_python(py)
@@ -86,16 +88,32 @@ def execute(
     runnable = []
     for cell, scenario in cells:
         if cell.not_applicable is not None:
-            finish(not_applicable_record(cell, scenario, run_id=run_id, info=engine.info(), python_exact=None,
-                                         pip=wheelhouse.artifact(wheelhouse.pip_wheel(cell.pip))))
+            finish(
+                not_applicable_record(
+                    cell,
+                    scenario,
+                    run_id=run_id,
+                    info=engine.info(),
+                    python_exact=None,
+                    pip=wheelhouse.artifact(wheelhouse.pip_wheel(cell.pip)),
+                )
+            )
         else:
             runnable.append((cell, scenario))
     jobs = options.jobs or max(1, os.cpu_count() or 1)
     with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
         futures = [
-            pool.submit(run_cell, cell, scenario, engine=engine, wheelhouse=wheelhouse,
-                        artifacts=artifacts[(scenario.name, cell.python)], run_dir=run_dir, run_id=run_id,
-                        python_exact=engine.check_python(cell.python))
+            pool.submit(
+                run_cell,
+                cell,
+                scenario,
+                engine=engine,
+                wheelhouse=wheelhouse,
+                artifacts=artifacts[(scenario.name, cell.python)],
+                run_dir=run_dir,
+                run_id=run_id,
+                python_exact=engine.check_python(cell.python),
+            )
             for cell, scenario in runnable
         ]
         try:

@@ -7,7 +7,7 @@ import string
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Literal, Union
+from typing import Literal
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import Version
@@ -83,7 +83,7 @@ class PipConfig:
     kind: Literal["pip-config"] = "pip-config"
 
 
-Step = Union[Install, EditableFinder, PthFile, EnvVars, PipConfig]
+Step = Install | EditableFinder | PthFile | EnvVars | PipConfig
 STEP_KINDS = ("install", "editable-finder", "pth", "env", "pip-config")
 
 
@@ -133,15 +133,15 @@ def load_scenario(path: Path) -> Scenario:
         required=("name", "summary", "references", "project", "action", "expect"),
         optional=("contamination", "timeout"),
     )
-    name = fields["name"].str()
+    name = fields["name"].text()
     if not NAME_RE.match(name):
         fields["name"].fail(f"'{name}' must be lower-case letters, digits and dashes")
     if name != path.stem:
         fields["name"].fail(f"'{name}' differs from the file name", f"rename the file to {name}.yaml or fix the name")
-    summary = fields["summary"].str()
+    summary = fields["summary"].text()
     if "\n" in summary.strip():
         fields["summary"].fail("must be one line (it is what `nox -l` shows)")
-    references = fields["references"].str_list()
+    references = fields["references"].texts()
     for i, ref in enumerate(references):
         if not ref.startswith("https://"):
             fields["references"].child(i, ref).fail(f"'{ref}' is not an https:// URL of the upstream report")
@@ -152,10 +152,10 @@ def load_scenario(path: Path) -> Scenario:
         summary=summary.strip(),
         references=references,
         project=_project(fields["project"]),
-        contamination=tuple(_step(n) for n in steps_node.list()) if steps_node else (),
+        contamination=tuple(_step(n) for n in steps_node.items()) if steps_node else (),
         action=_action(fields["action"]),
-        expect=tuple(_expectation(n) for n in fields["expect"].list()),
-        timeout=timeout_node.int(minimum=5, maximum=3600) if timeout_node else 300,
+        expect=tuple(_expectation(n) for n in fields["expect"].items()),
+        timeout=timeout_node.whole(minimum=5, maximum=3600) if timeout_node else 300,
         source=path,
     )
 
@@ -174,7 +174,7 @@ def find_scenario(folder: Path, name: str) -> Scenario:
 
 def _project(node: Node) -> Project:
     fields = node.mapping(required=("name", "files"), optional=("offer",))
-    files = fields["files"].str_mapping()
+    files = fields["files"].text_mapping()
     if not files:
         fields["files"].fail("expected at least one file")
     for rel in files:
@@ -184,7 +184,7 @@ def _project(node: Node) -> Project:
     offer_node = fields.get("offer")
     offer = offer_node.choice(OFFERS) if offer_node else "vcs"
     return Project(
-        name=fields["name"].str(),
+        name=fields["name"].text(),
         offer="vcs" if offer == "vcs" else "path",
         files=tuple(sorted(files.items())),
     )
@@ -203,20 +203,20 @@ def _step(node: Node) -> Step:
     (kind,) = node.value
     body = node.mapping(optional=STEP_KINDS)[kind]
     if kind == "install":
-        return Install(requirements=body.str_list())
+        return Install(requirements=body.texts())
     if kind == "editable-finder":
-        module = body.mapping(required=("module",))["module"].str()
+        module = body.mapping(required=("module",))["module"].text()
         if not MODULE_RE.match(module):
             body.child("module", module).fail(f"'{module}' is not a module name")
         return EditableFinder(module=module)
     if kind == "pth":
         f = body.mapping(required=("name", "lines"))
-        pth_name = f["name"].str()
+        pth_name = f["name"].text()
         if not re.match(r"^[A-Za-z0-9_.-]+\.pth$", pth_name):
             f["name"].fail(f"'{pth_name}' must be a plain file name ending in .pth")
         return PthFile(name=pth_name, lines=_placeheld_list(f["lines"]))
     if kind == "env":
-        variables = body.str_mapping()
+        variables = body.text_mapping()
         for key, value in variables.items():
             if not ENV_RE.match(key):
                 body.child(key, value).fail(f"'{key}' is not an environment variable name")
@@ -227,7 +227,7 @@ def _step(node: Node) -> Step:
         body.fail("expected a mapping of pip config sections, such as {global: {target: '{target}'}}")
     for section, values in body.value.items():
         child = body.child(str(section), values)
-        settings = child.str_mapping()
+        settings = child.text_mapping()
         for value in settings.values():
             _check_placeholders(child, value)
         sections.append((str(section), tuple(sorted(settings.items()))))
@@ -238,11 +238,12 @@ def _action(node: Node) -> Action:
     fields = node.mapping(required=("frontend", "args"))
     frontend = fields["frontend"].choice(FRONTENDS)
     args = _placeheld_list(fields["args"])
-    return Action(frontend="pip" if frontend == "pip" else "pip", args=args)
+    assert frontend == "pip"  # FRONTENDS is closed; build and uv join with the frontends issue
+    return Action(frontend="pip", args=args)
 
 
 def _placeheld_list(node: Node) -> tuple[str, ...]:
-    items = node.str_list()
+    items = node.texts()
     for i, item in enumerate(items):
         _check_placeholders(node.child(i, item), item)
     return items
@@ -274,7 +275,7 @@ def _expectation(node: Node) -> Expectation:
 def _specifier(node: Node | None) -> SpecifierSet:
     if node is None:
         return SpecifierSet()
-    text = node.str()
+    text = node.text()
     try:
         return SpecifierSet(text)
     except InvalidSpecifier:

@@ -35,8 +35,8 @@ _ZIP_DATE = (2000, 1, 1, 0, 0, 0)
 
 
 def default_location() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "isolation-harness" / "wheels"
+    base = os.environ.get("XDG_CACHE_HOME")
+    return (Path(base) if base else Path.home() / ".cache") / "isolation-harness" / "wheels"
 
 
 def sha256_of(path: Path) -> str:
@@ -111,10 +111,10 @@ class Wheelhouse:
                 if proc.returncode != 0:
                     last = (proc.stderr.strip().splitlines() or ["(no output)"])[-1]
                     raise InputError(f"{failure} ({last})")
-                files = sorted(os.listdir(tmp))
+                files = sorted(p.name for p in Path(tmp).iterdir())
                 for name in files:
                     if not (self.root / name).exists():
-                        os.replace(os.path.join(tmp, name), self.root / name)
+                        (Path(tmp) / name).replace(self.root / name)
             _atomic_write(index_file, json.dumps({"key": key, "files": files}, indent=1))
             return files
 
@@ -130,7 +130,9 @@ class Wheelhouse:
                 f"Metadata-Version: 2.1\nName: {PROBE_NAME}\nVersion: {version}\n"
                 "Summary: isolation-harness probe (reports from inside a build environment)\n"
             ).encode(),
-            f"{dist}/WHEEL": b"Wheel-Version: 1.0\nGenerator: isolation-harness\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+            f"{dist}/WHEEL": (
+                b"Wheel-Version: 1.0\nGenerator: isolation-harness\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+            ),
         }
         record = "".join(f"{name},sha256={_urlsafe_digest(data)},{len(data)}\n" for name, data in files.items())
         files[f"{dist}/RECORD"] = (record + f"{dist}/RECORD,,\n").encode()
@@ -160,7 +162,7 @@ def probe_requirement() -> str:
 
 
 def project_name(filename: str) -> str:
-    return canonicalize_name(filename.split("-")[0])
+    return canonicalize_name(filename.split("-", maxsplit=1)[0])
 
 
 def _urlsafe_digest(data: bytes) -> str:
@@ -176,7 +178,7 @@ def _atomic_write_bytes(path: Path, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
-        os.replace(tmp, path)
+        Path(tmp).replace(path)
     except BaseException:
-        os.unlink(tmp)
+        Path(tmp).unlink()
         raise

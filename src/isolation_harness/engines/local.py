@@ -6,6 +6,7 @@ outside the cell (``/etc/pip.conf`` is read by every pip), and, unless ``unshare
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -27,7 +28,7 @@ def pyenv_root() -> Path:
     return Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def find_interpreter(python: str) -> Path | None:
     """The newest pyenv build of ``python`` (e.g. 3.12 -> versions/3.12.1), else ``python3.12`` on PATH."""
     versions = pyenv_root() / "versions"
@@ -44,10 +45,14 @@ def find_interpreter(python: str) -> Path | None:
     return Path(on_path) if on_path else None
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def exact_version(exe: Path) -> str:
-    out = subprocess.run([str(exe), "-I", "-S", "-c", "import platform; print(platform.python_version())"],
-                         capture_output=True, text=True, check=False)
+    out = subprocess.run(
+        [str(exe), "-I", "-S", "-c", "import platform; print(platform.python_version())"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     return out.stdout.strip()
 
 
@@ -57,7 +62,9 @@ def can_unshare_network() -> bool:
     if shutil.which("unshare") is None:
         return False
     try:
-        return subprocess.run(["unshare", "--net", "true"], capture_output=True, check=False, timeout=10).returncode == 0
+        return (
+            subprocess.run(["unshare", "--net", "true"], capture_output=True, check=False, timeout=10).returncode == 0
+        )
     except (OSError, subprocess.TimeoutExpired):
         return False
 
@@ -71,7 +78,7 @@ class LocalEngine:
     def info(self) -> EngineInfo:
         notes = ["no container: cells run as processes of this machine, in a scrubbed temporary folder"]
         notes.append("network: none (unshare --net)" if can_unshare_network() else "network: reachable (no unshare)")
-        machine_config = [p for p in ("/etc/pip.conf",) if os.path.exists(p)]
+        machine_config = [p for p in ("/etc/pip.conf",) if Path(p).exists()]
         if machine_config:
             notes.append(f"machine pip config read by every pip here: {', '.join(machine_config)}")
         return EngineInfo(name=self.name, isolation="process", notes=tuple(notes))
@@ -92,8 +99,13 @@ class LocalEngine:
             return JobOutcome(False, f"no interpreter for Python {job.python}", info)
         cell_dir = Path(tempfile.mkdtemp(prefix="ih-cell-"))
         try:
-            spec = dict(job.spec, cell_dir=str(cell_dir), out_dir=str(job.out_dir),
-                        wheelhouse=str(job.wheelhouse), system_path=SYSTEM_PATH)
+            spec = dict(
+                job.spec,
+                cell_dir=str(cell_dir),
+                out_dir=str(job.out_dir),
+                wheelhouse=str(job.wheelhouse),
+                system_path=SYSTEM_PATH,
+            )
             spec_file = cell_dir / "spec.json"
             spec_file.write_text(json.dumps(spec))
             argv = [str(exe), "-I", "-S", str(DRIVER), str(spec_file)]
@@ -101,9 +113,15 @@ class LocalEngine:
                 argv = ["unshare", "--net", *argv]
             job.out_dir.mkdir(parents=True, exist_ok=True)
             with (job.out_dir / "driver.log").open("wb") as log:
-                proc = subprocess.Popen(argv, env={"PATH": SYSTEM_PATH, "HOME": str(cell_dir), "LANG": "C.UTF-8"},
-                                        cwd=cell_dir, stdout=log, stderr=subprocess.STDOUT,
-                                        stdin=subprocess.DEVNULL, start_new_session=True)
+                proc = subprocess.Popen(
+                    argv,
+                    env={"PATH": SYSTEM_PATH, "HOME": str(cell_dir), "LANG": "C.UTF-8"},
+                    cwd=cell_dir,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    start_new_session=True,
+                )
                 try:
                     code = proc.wait(timeout=job.time_limit)
                 except subprocess.TimeoutExpired:
@@ -121,8 +139,6 @@ class LocalEngine:
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
-    try:
+    with contextlib.suppress(OSError):
         os.killpg(proc.pid, signal.SIGKILL)
-    except OSError:
-        pass
     proc.wait()

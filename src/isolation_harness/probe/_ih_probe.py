@@ -96,5 +96,7 @@ def install():  # type: () -> None
         return
     _START["meta_path"] = [_describe(f) for f in sys.meta_path]
     _START["sys_path"] = list(sys.path)
-    _START["env"] = {k: v for k, v in os.environ.items() if k.startswith(("PIP_", "PYTHON", "PEP517_", "_PYPROJECT_HOOKS_"))}
+    _START["env"] = {
+        k: v for k, v in os.environ.items() if k.startswith(("PIP_", "PYTHON", "PEP517_", "_PYPROJECT_HOOKS_"))
+    }
     atexit.register(_report)

@@ -48,7 +48,12 @@ def _run(argv, env, cwd, log_path, timeout):  # type: (list[str], dict[str, str]
         log.write(("$ " + " ".join(argv) + "\n").encode())
         log.flush()
         proc = subprocess.Popen(
-            argv, env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            argv,
+            env=env,
+            cwd=cwd,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
         try:
@@ -123,7 +128,8 @@ def main(spec_path):  # type: (str) -> int
     for sub in ("home/.config", "home/.cache", "xdg", "tmp", "work"):
         os.makedirs(os.path.join(cell, sub), exist_ok=True)
     os.makedirs(out, exist_ok=True)
-    result = {"driver_version": DRIVER_VERSION, "runs": {}, "steps": []}  # type: dict[str, object]
+    steps_done = []  # type: list[str]
+    result = {"driver_version": DRIVER_VERSION, "steps": steps_done}  # type: dict[str, object]
     result["python"] = {
         "version": platform.python_version(),
         "implementation": platform.python_implementation(),
@@ -180,7 +186,8 @@ def main(spec_path):  # type: (str) -> int
         "wheelhouse": spec["wheelhouse"],
     }
     timeout = float(spec["run_timeout"])
-    runs = result["runs"]  # type: dict[str, object]
+    runs = {}  # type: dict[str, object]
+    result["runs"] = runs
 
     def action(name, extra_env):  # type: (str, dict[str, str]) -> None
         run_dir = os.path.join(out, name)
@@ -209,14 +216,20 @@ def main(spec_path):  # type: (str) -> int
         if kind == "install":
             res = _run([vpy, "-m", "pip", "install"] + list(step["requirements"]), env, cell, setup_log, timeout)
             if res["exit_code"] != 0:
-                return _fault(result, out, "contamination step %s failed: pip install %s (see setup.log)"
-                              % (label, " ".join(step["requirements"])))
+                return _fault(
+                    result,
+                    out,
+                    "contamination step %s failed: pip install %s (see setup.log)"
+                    % (label, " ".join(step["requirements"])),
+                )
         elif kind == "editable-finder":
             if not os.path.isdir(editable_dir):
                 shutil.copytree(src, editable_dir, ignore=shutil.ignore_patterns(".git"))
             lines = _editable_finder(step["module"], editable_dir, purelib)
-            _write(os.path.join(purelib, "__editable__.%s.pth" % step["module"]),
-                   "\n".join([canary % label] + lines) + "\n")
+            _write(
+                os.path.join(purelib, "__editable__.%s.pth" % step["module"]),
+                "\n".join([canary % label] + lines) + "\n",
+            )
         elif kind == "pth":
             lines = [_fill(line, values_exp) for line in step["lines"]]
             _write(os.path.join(purelib, step["name"]), "\n".join([canary % label] + lines) + "\n")
@@ -230,13 +243,17 @@ def main(spec_path):  # type: (str) -> int
             _write(os.path.join(home, ".config", "pip", "pip.conf"), text)
         else:
             return _fault(result, out, "unknown contamination step %r" % kind)
-        result["steps"].append(label)  # type: ignore[attr-defined]
+        steps_done.append(label)
     # 5. the experiment
     action("experiment", experiment_env)
     result["roots"] = {
         # Where host code lives: anything the build imports from here came from outside it.
-        "host": [purelib, editable_dir, home, _output([sys.executable, "-I", "-c",
-                 "import sysconfig; print(sysconfig.get_paths()['purelib'])"], env)],
+        "host": [
+            purelib,
+            editable_dir,
+            home,
+            _output([sys.executable, "-I", "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], env),
+        ],
         # The frontend's own machinery (pip and its vendored pyproject-hooks) may run in the build.
         "frontend": [os.path.join(purelib, "pip")],
         "project": src,

@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from isolation_harness.matrix import Matrix, load_matrix
+from isolation_harness.scenario import Scenario, load_scenario
+from isolation_harness.wheelhouse import Wheelhouse, default_location
+
+ROOT = Path(__file__).resolve().parent.parent
+SCENARIOS = ROOT / "scenarios"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Engine tests run by default; in CI they must never be skipped silently."""
+    if os.environ.get("CI") == "true":
+        for item in items:
+            if item.get_closest_marker("engine"):
+                item.add_marker(pytest.mark.filterwarnings("error"))
+
+
+@pytest.fixture(scope="session")
+def matrix() -> Matrix:
+    return load_matrix(ROOT / "matrix.yaml")
+
+
+@pytest.fixture(scope="session")
+def wheelhouse() -> Wheelhouse:
+    """The real wheel directory (shared with the CLI's default), filled from PyPI on first use."""
+    return Wheelhouse(Path(os.environ.get("ISOLATION_HARNESS_WHEELHOUSE") or default_location()))
+
+
+@pytest.fixture
+def scenario_file(tmp_path: Path) -> Callable[[str, str], Path]:
+    """Write a scenario YAML text to ``<tmp>/scenarios/<name>.yaml``."""
+
+    def write(name: str, text: str) -> Path:
+        folder = tmp_path / "scenarios"
+        folder.mkdir(exist_ok=True)
+        path = folder / f"{name}.yaml"
+        path.write_text(text)
+        return path
+
+    return write
+
+
+@pytest.fixture
+def metapath() -> Scenario:
+    return load_scenario(SCENARIOS / "metapath.yaml")
+
+
+def copy_repo_inputs(dest: Path) -> None:
+    shutil.copytree(SCENARIOS, dest / "scenarios")
+    shutil.copy(ROOT / "matrix.yaml", dest / "matrix.yaml")

@@ -1,0 +1,128 @@
+"""Real cells on the local engine: real interpreters, real pip releases from PyPI, the real probe.
+
+Every assertion here is on a verdict or a probe fact that differs between pip releases, so each test
+fails if pip (or the harness) behaves differently from what was measured.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from isolation_harness.cell import driver_spec
+from isolation_harness.engines import CellJob
+from isolation_harness.engines.local import LocalEngine
+from isolation_harness.matrix import Matrix
+from isolation_harness.runner import RunOptions, execute, new_run_id, prepare
+from isolation_harness.scenario import load_scenario
+from isolation_harness.wheelhouse import Wheelhouse
+
+from .conftest import SCENARIOS
+
+pytestmark = pytest.mark.engine
+PY = "3.11"
+
+
+def run_cells(scenario: str, pips: list[str], matrix: Matrix, wheelhouse: Wheelhouse, tmp_path: Path) -> dict[str, Any]:
+    scen = load_scenario(SCENARIOS / f"{scenario}.yaml")
+    engine = LocalEngine()
+    options = RunOptions(pythons=[PY], pips=pips, jobs=2, out=tmp_path)
+    cells = prepare([scen], matrix, engine, wheelhouse, options)
+    result = execute(cells, engine=engine, wheelhouse=wheelhouse, options=options, run_id=new_run_id([scen]))
+    lines = (result.run_dir / "results.jsonl").read_text().splitlines()
+    assert len(lines) == len(pips)
+    return {r["pip"]["version"]: r for r in map(json.loads, lines)}
+
+
+@pytest.fixture(scope="module")
+def metapath_records(
+    matrix: Matrix, wheelhouse: Wheelhouse, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Any]:
+    return run_cells(
+        "metapath", ["19.3.1", "23.0.1", "24.3.1", "25.0"], matrix, wheelhouse, tmp_path_factory.mktemp("m")
+    )
+
+
+def test_metapath_verdicts_change_across_pip_releases(metapath_records: dict[str, Any]) -> None:
+    verdicts = {pip: r["verdict"] for pip, r in metapath_records.items()}
+    assert verdicts == {"19.3.1": "unsupported", "23.0.1": "broke", "24.3.1": "broke", "25.0": "leaked"}
+    assert all(r["match"] for r in metapath_records.values())
+
+
+def test_metapath_broke_is_the_host_backend(metapath_records: dict[str, Any]) -> None:
+    record = metapath_records["23.0.1"]
+    control, experiment = record["control"], record["experiment"]
+    assert control["exit_code"] == 0
+    assert control["backend_in_backend_path"] is True
+    assert control["influence"] == []
+    assert (
+        experiment["error"]
+        == "pip._vendor.pyproject_hooks._impl.BackendInvalid: Backend was not loaded from backend-path"
+    )
+    # The probe saw why: the backend came from the editable copy, through the host's finder.
+    assert experiment["backend_in_backend_path"] is False
+    assert "/editable/my_backend/my_backend.py" in experiment["backend_file"]
+    assert any("_EditableFinder" in f for f in experiment["foreign_finders"])
+
+
+def test_metapath_leaked_loads_from_backend_path_but_keeps_host_finder(metapath_records: dict[str, Any]) -> None:
+    experiment = metapath_records["25.0"]["experiment"]
+    assert experiment["exit_code"] == 0
+    assert experiment["backend_in_backend_path"] is True
+    assert any("_EditableFinder" in f for f in experiment["foreign_finders"])
+    assert experiment["host_code_ran"], "the host .pth canary must have fired inside a build hook"
+
+
+def test_metapath_unsupported_control_cannot_import_backend(metapath_records: dict[str, Any]) -> None:
+    record = metapath_records["19.3.1"]
+    assert record["control"]["error"] == "ModuleNotFoundError: No module named 'my_backend'"
+    assert record["experiment"]["exit_code"] == 0  # only the host's editable copy made it work
+
+
+def test_records_are_replayable(metapath_records: dict[str, Any]) -> None:
+    record = metapath_records["25.0"]
+    assert record["format"] == 1
+    assert record["python"]["exact"].startswith("3.11.")
+    assert record["pip"]["wheel"] == "pip-25.0-py3-none-any.whl"
+    assert len(record["pip"]["sha256"]) == 64
+    files = {a["file"] for a in record["artifacts"]}
+    assert any(f.startswith("flit_core-") for f in files)
+    assert any(f.startswith("isolation_harness_probe-") for f in files)
+    assert record["engine"]["name"] == "local"
+    assert record["engine"]["isolation"] == "process"
+
+
+def test_vcs_target_fixed_in_24_3(matrix: Matrix, wheelhouse: Wheelhouse, tmp_path: Path) -> None:
+    records = run_cells("vcs-target", ["24.2", "24.3.1"], matrix, wheelhouse, tmp_path)
+    broke, held = records["24.2"], records["24.3.1"]
+    assert (broke["verdict"], held["verdict"]) == ("broke", "held")
+    assert broke["experiment"]["error"] == "ERROR: Cannot set --home and --prefix together"
+    assert broke["experiment"]["hook_processes"] == 0  # it fails in the build-dependency install
+    assert held["experiment"]["hook_processes"] >= 1
+    assert held["experiment"]["influence"] == []
+
+
+def test_probe_does_not_change_exit_codes(wheelhouse: Wheelhouse, matrix: Matrix, tmp_path: Path) -> None:
+    """The seed scenario gives the same exit codes with and without the probe in the build."""
+    scen = load_scenario(SCENARIOS / "metapath.yaml")
+    engine = LocalEngine()
+    codes = {}
+    for pip in ("23.0.1", "25.0"):
+        wheel = wheelhouse.pip_wheel(pip)
+        wheelhouse.probe_wheel()
+        wheelhouse.requirements(["flit_core >=3.8.0,<4"], PY)
+        for with_probe in (True, False):
+            spec = driver_spec(scen, wheel)
+            if not with_probe:
+                spec["project"]["files"]["pyproject.toml"] = scen.project.file_map["pyproject.toml"]
+            out = tmp_path / f"{pip}-{with_probe}"
+            outcome = engine.run_cell(CellJob(spec, PY, wheelhouse.root, out, 600))
+            assert outcome.fault is None
+            runs = json.loads((out / "result.json").read_text())["runs"]
+            codes[(pip, with_probe)] = (runs["control"]["exit_code"], runs["experiment"]["exit_code"])
+            assert bool(runs["control"]["reports"]) is with_probe
+    assert codes[("23.0.1", True)] == codes[("23.0.1", False)] == (0, 2)
+    assert codes[("25.0", True)] == codes[("25.0", False)] == (0, 0)

@@ -1,0 +1,85 @@
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from isolation_harness.evidence import analyze_run, error_signature
+
+HOST = "/cell/venv/lib/python3.11/site-packages"
+ROOTS = {"host": [HOST, "/cell/editable/b", "/cell/home"], "frontend": [f"{HOST}/pip"], "project": "/cell/src/b"}
+HOOK = f"{HOST}/pip/_vendor/pyproject_hooks/_in_process/_in_process.py"
+
+
+def report(pid: int, **extra: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "kind": "probe",
+        "pid": pid,
+        "argv": [HOOK, "build_wheel", "/tmp/x"],
+        "meta_path": [
+            {"name": "__main__._BackendPathFinder", "file": HOOK},
+            {"name": "_frozen_importlib_external.PathFinder", "file": None},
+        ],
+        "path_hooks": [],
+        "sys_path": [
+            "/tmp/pip-build-env/site",
+            "/usr/lib/python3.11",
+            f"{HOST}/pip/_vendor/pyproject_hooks/_in_process",
+        ],
+        "backend": {"spec": "b", "file": "/tmp/pip-install-1/b/b.py", "backend_path": ["/tmp/pip-install-1/b"]},
+    }
+    base.update(extra)
+    return base
+
+
+def run(*reports: dict[str, Any], code: int = 0) -> dict[str, Any]:
+    return {"exit_code": code, "timed_out": False, "duration": 1.0, "reports": list(reports), "log": "none.log"}
+
+
+def test_clean_build_has_no_influence(tmp_path: Path) -> None:
+    facts = analyze_run(run(report(10)), ROOTS, tmp_path)
+    assert facts.influence == ()
+    assert facts.backend_in_backend_path is True
+    assert facts.hook_processes == 1
+
+
+def test_host_finder_and_canary_are_influence(tmp_path: Path) -> None:
+    finder = {"name": "_editable_impl_b._EditableFinder", "file": f"{HOST}/_editable_impl_b.py"}
+    hooked = report(11)
+    hooked["meta_path"] = [finder, *hooked["meta_path"]]
+    canary_in_build = {"kind": "canary", "pid": 11, "step": "1:editable-finder"}
+    canary_in_frontend = {"kind": "canary", "pid": 5, "step": "1:editable-finder"}
+    facts = analyze_run(run(hooked, canary_in_build, canary_in_frontend), ROOTS, tmp_path)
+    assert facts.foreign_finders == (f"_editable_impl_b._EditableFinder ({HOST}/_editable_impl_b.py)",)
+    assert facts.host_code_ran == ("1:editable-finder (pid 11)",)
+    assert len(facts.influence) == 2
+
+
+def test_backend_from_the_wrong_place(tmp_path: Path) -> None:
+    wrong = report(12, backend={"spec": "b", "file": "/cell/editable/b/b.py", "backend_path": ["/tmp/pip-install-1/b"]})
+    facts = analyze_run(run(wrong, code=1), ROOTS, tmp_path)
+    assert facts.backend_in_backend_path is False
+    assert "not from its backend-path" in facts.influence[0]
+
+
+def test_host_site_packages_on_sys_path(tmp_path: Path) -> None:
+    leaky = report(13)
+    leaky["sys_path"] = [*leaky["sys_path"], HOST]
+    facts = analyze_run(run(leaky), ROOTS, tmp_path)
+    assert facts.foreign_paths == (HOST,)
+
+
+def test_non_hook_processes_do_not_count(tmp_path: Path) -> None:
+    other = report(14, argv=["/cell/venv/bin/pip", "install"])
+    other["sys_path"] = [HOST]
+    facts = analyze_run(run(other), ROOTS, tmp_path)
+    assert facts.hook_processes == 0
+    assert facts.influence == ()
+
+
+def test_error_signature() -> None:
+    last = "pip._vendor.pyproject_hooks._impl.BackendInvalid: Backend was not loaded from backend-path"
+    assert error_signature(f"Traceback\n  File x\n{last}\n") == last
+    assert error_signature("ERROR: Exception:\nfoo\nERROR: Cannot set --home and --prefix together\n") == (
+        "ERROR: Cannot set --home and --prefix together"
+    )
+    assert error_signature("all good\n") is None

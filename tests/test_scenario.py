@@ -1,0 +1,103 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from packaging.version import Version
+
+from isolation_harness.errors import ConfigError
+from isolation_harness.scenario import EditableFinder, Install, load_scenario
+from isolation_harness.verdict import Verdict
+
+from .conftest import SCENARIOS
+
+GOOD = """\
+name: demo
+summary: "a demo (pip #1)"
+references: [https://github.com/pypa/pip/issues/1]
+project:
+  name: demo
+  files:
+    pyproject.toml: |
+      [build-system]
+      requires = ["flit_core"]
+      build-backend = "flit_core.buildapi"
+contamination:
+  - env: {PIP_TARGET: "{target}"}
+action: {frontend: pip, args: [install, "{project_url}"]}
+expect:
+  - {pip: "<24.3", verdict: broke}
+  - {verdict: held}
+"""
+
+Writer = Callable[[str, str], Path]
+
+
+def test_metapath_loads_into_typed_steps(metapath: object) -> None:
+    scenario = load_scenario(SCENARIOS / "metapath.yaml")
+    assert scenario.contamination == (Install(("flit_core >=3.8.0,<4",)), EditableFinder("my_backend"))
+    assert scenario.expected(pip=Version("23.0.1"), python=Version("3.11")) is Verdict.BROKE
+    assert scenario.expected(pip=Version("25.0"), python=Version("3.8")) is Verdict.LEAKED
+    assert scenario.expected(pip=Version("19.3.1"), python=Version("3.8")) is Verdict.UNSUPPORTED
+    assert "#11812" in scenario.summary
+
+
+def test_good_document(scenario_file: Writer) -> None:
+    scenario = load_scenario(scenario_file("demo", GOOD))
+    assert scenario.timeout == 300
+    assert scenario.expected(pip=Version("24.2"), python=Version("3.12")) is Verdict.BROKE
+    assert scenario.expected(pip=Version("24.3"), python=Version("3.12")) is Verdict.HELD
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ("summary:", "sumary:", "key 'sumary': unknown key; did you mean 'summary'?"),
+        (
+            "  - {verdict: held}",
+            "  - {verdict: held, pipp: '>1'}",
+            "key 'expect[1].pipp': unknown key; did you mean 'pip'?",
+        ),
+        ('"<24.3"', '"<<24"', "key 'expect[0].pip': '<<24' is not a version specifier"),
+        ("verdict: broke", "verdict: borke", "key 'expect[0].verdict': 'borke' is not one of"),
+        ('action: {frontend: pip, args: [install, "{project_url}"]}\n', "", "key 'action': missing required key"),
+        ("{PIP_TARGET", "{PIP_TARGET: '{targte}', X", "unknown placeholder {targte}"),
+        (
+            "    pyproject.toml: |",
+            "    ../escape.toml: x\n    pyproject.toml: |",
+            "must be relative paths inside the project",
+        ),
+        (
+            "  - env:",
+            "  - environment:",
+            "key 'contamination[0].environment': unknown key; valid keys: install, editable-finder, pth, env, pip-config",  # noqa: E501
+        ),
+        ("name: demo\n", "name: other\n", "differs from the file name"),
+    ],
+)
+def test_bad_documents_name_file_and_key(scenario_file: Writer, old: str, new: str, message: str) -> None:
+    assert old in GOOD
+    path = scenario_file("demo", GOOD.replace(old, new, 1))
+    with pytest.raises(ConfigError) as info:
+        load_scenario(path)
+    text = info.value.message
+    assert text.startswith(f"{path}: ")
+    assert message in text
+    assert "\n" not in text
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "just a string", "[1, 2]", "name: [unclosed", "a: &a [*a]", "{" * 100 + "}" * 100],
+)
+def test_garbage_is_a_config_error(scenario_file: Writer, text: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_scenario(scenario_file("demo", text))
+    assert "demo.yaml: " in info.value.message
+    assert "\n" not in info.value.message
+
+
+def test_error_is_never_expected(scenario_file: Writer) -> None:
+    with pytest.raises(ConfigError, match="'error' is not one of"):
+        load_scenario(scenario_file("demo", GOOD.replace("verdict: held", "verdict: error")))
