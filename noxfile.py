@@ -50,6 +50,13 @@ def tests(session: nox.Session) -> None:
     session.run("pytest", *session.posargs)
 
 
+@nox.session(default=False)
+def images(session: nox.Session) -> None:
+    """Build the docker images for the Pythons in matrix.yaml (reused when present)."""
+    session.install("-e", ".")
+    session.run("isolation-harness", "images", *session.posargs)
+
+
 @nox.session(default=True)
 def lint(session: nox.Session) -> None:
     """Ruff and mypy (strict) over the package, the tests and this noxfile."""

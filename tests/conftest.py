@@ -56,3 +56,52 @@ def metapath() -> Scenario:
 def copy_repo_inputs(dest: Path) -> None:
     shutil.copytree(SCENARIOS, dest / "scenarios")
     shutil.copy(ROOT / "matrix.yaml", dest / "matrix.yaml")
+
+
+def require_engine(name: str, available: bool) -> None:
+    """Skip when an engine is missing on a developer's machine; fail in CI, where it must run."""
+    if available:
+        return
+    message = f"the {name} engine is not reachable"
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{message}, and CI=true requires its tests to run (.ci/run starts it)")
+    pytest.skip(message)
+
+
+HANG_BACKEND = """\
+import time
+
+
+def get_requires_for_build_wheel(config_settings=None):
+    time.sleep(3600)
+    return []
+"""
+
+
+def hang_scenario(tmp_path: Path, *, timeout: int) -> Scenario:
+    """A backend that hangs in its first hook: the run must be killed at its limit."""
+    folder = tmp_path / "scenarios"
+    folder.mkdir(exist_ok=True)
+    text = f"""\
+name: hang
+summary: "a backend that never returns"
+references: [https://peps.python.org/pep-0517/]
+project:
+  name: hang
+  offer: path
+  files:
+    pyproject.toml: |
+      [build-system]
+      requires = []
+      backend-path = ["."]
+      build-backend = "hang_backend"
+    hang_backend.py: |
+{"".join("      " + line + chr(10) if line else chr(10) for line in HANG_BACKEND.splitlines())}
+action: {{frontend: pip, args: [install, --target, "{{target}}", "{{project_url}}"]}}
+timeout: {timeout}
+expect:
+  - verdict: timeout
+"""
+    path = folder / "hang.yaml"
+    path.write_text(text)
+    return load_scenario(path)

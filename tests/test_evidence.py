@@ -83,3 +83,10 @@ def test_error_signature() -> None:
         "ERROR: Cannot set --home and --prefix together"
     )
     assert error_signature("all good\n") is None
+    # pip 21 follows the build-dependency failure with errors about the project itself
+    pip21 = (
+        "  ERROR: Command errored out with exit status 1:\n  ERROR: Cannot set --home and --prefix together\n"
+        "ERROR: Could not find a version that satisfies the requirement demo (unavailable)\n"
+        "ERROR: No matching distribution found for demo (unavailable)\n"
+    )
+    assert error_signature(pip21) == "ERROR: Cannot set --home and --prefix together"

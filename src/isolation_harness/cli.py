@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -33,9 +34,14 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--scenarios-dir", type=Path, default=Path("scenarios"))
     run.add_argument("--matrix", type=Path, default=Path("matrix.yaml"))
     run.add_argument("--wheelhouse", type=Path, default=None, help="wheel directory (default: user cache)")
+    run.add_argument("--keep", action="store_true", help="keep each cell's container or folder for debugging")
 
     show = sub.add_parser("list", help="list the scenarios and their summaries")
     show.add_argument("--scenarios-dir", type=Path, default=Path("scenarios"))
+
+    images = sub.add_parser("images", help="build the docker images the matrix needs (reused when present)")
+    images.add_argument("--python", action="append", default=[], metavar="X.Y", help="only these Pythons")
+    images.add_argument("--matrix", type=Path, default=Path("matrix.yaml"))
 
     table = sub.add_parser("table", help="print the verdict table of a finished run")
     table.add_argument("run_dir", type=Path)
@@ -49,6 +55,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             for scenario in load_scenarios(args.scenarios_dir).values():
                 print(f"{scenario.name}: {scenario.summary}")
             return 0
+        if args.command == "images":
+            return _images(args)
         if args.command == "table":
             damaged: list[str] = []
             records = read_records(args.run_dir, damaged=damaged)
@@ -65,12 +73,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+def _images(args: argparse.Namespace) -> int:
+    from isolation_harness.engines.docker import DockerEngine
+
+    pythons = args.python or list(load_matrix(args.matrix).pythons)
+    engine = DockerEngine(log=lambda m: eprint(f"isolation-harness: {m}"))
+    for python in pythons:
+        start = time.monotonic()
+        image = engine.images.get(python)
+        print(
+            f"{image.tag}  {image.id[:19]}  Python {image.version}  ({image.recipe}, {time.monotonic() - start:.1f} s)"
+        )
+    return 0
+
+
 def _run(args: argparse.Namespace) -> int:
     if args.jobs < 0:
         raise HarnessError("--jobs must be 0 (one per core) or more")
     scenarios = [find_scenario(args.scenarios_dir, name) for name in dict.fromkeys(args.scenario)]
     matrix = load_matrix(args.matrix)
-    engine = select_engine(args.engine)
+    engine = select_engine(args.engine, keep=args.keep, log=lambda m: eprint(f"isolation-harness: {m}"))
     wheelhouse = Wheelhouse(args.wheelhouse or default_location())
     options = RunOptions(pythons=args.python, pips=args.pip, jobs=args.jobs, out=args.out)
     info = engine.info()

@@ -19,6 +19,8 @@ from isolation_harness.verdict import RunSummary
 # The final line of a traceback ("pkg.mod.BackendInvalid: ...") or pip's own "ERROR: ..." line.
 _EXCEPTION_LINE = re.compile(r"^\s*([A-Za-z_][\w.]*(?:Error|Exception|Invalid|Exit)\b:?.*)$")
 _PIP_ERROR_LINE = re.compile(r"^\s*(ERROR: .*)$")
+# pip's wrappers around the real error, never the cause itself.
+_GENERIC_ERRORS = ("ERROR: Exception:", "ERROR: Command errored out", "ERROR: Could not find a version that satisfies")
 
 
 @dataclass(frozen=True)
@@ -52,15 +54,19 @@ def _under(path: str | None, roots: list[str]) -> bool:
 
 
 def error_signature(log_text: str) -> str | None:
-    """The line that names the failure: a traceback's last line, else pip's last ERROR line."""
+    """The line that names the failure.
+
+    A traceback's last line when there is one; otherwise pip's first specific ``ERROR:`` line. The
+    first, because pip follows a failed build-dependency install with consequential errors ("No
+    matching distribution found for demo (unavailable)") that hide the cause.
+    """
     lines = log_text.splitlines()
-    for pattern in (_EXCEPTION_LINE, _PIP_ERROR_LINE):
-        hits = [
-            m.group(1).strip() for m in map(pattern.match, lines) if m and m.group(1).strip() != "ERROR: Exception:"
-        ]
-        if hits:
-            return hits[-1][:300]
-    return None
+    exceptions = [m.group(1).strip() for m in map(_EXCEPTION_LINE.match, lines) if m]
+    if exceptions:
+        return exceptions[-1][:300]
+    errors = [m.group(1).strip() for m in map(_PIP_ERROR_LINE.match, lines) if m]
+    specific = [e for e in errors if not e.startswith(_GENERIC_ERRORS)]
+    return (specific or errors or [None])[0]
 
 
 def is_hook_process(report: dict[str, Any]) -> bool:

@@ -120,8 +120,11 @@ def execute(
             for future in concurrent.futures.as_completed(futures):
                 finish(future.result())
         except BaseException:
+            # Ctrl-C or SIGTERM: nothing new starts, running cells are killed and cleaned up by
+            # their own threads, and every record already written stays as it is.
             for future in futures:
                 future.cancel()
+            engine.abort()
             raise
     return RunResult(run_dir, records)
 

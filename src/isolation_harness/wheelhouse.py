@@ -178,6 +178,8 @@ def _atomic_write_bytes(path: Path, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
+        # Readable by the unprivileged user of a container cell (mkstemp makes 0600 files).
+        Path(tmp).chmod(0o644)
         Path(tmp).replace(path)
     except BaseException:
         Path(tmp).unlink()

@@ -15,6 +15,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import threading
 from pathlib import Path
 
 from isolation_harness.engines.base import CellJob, EngineInfo, JobOutcome
@@ -74,6 +75,14 @@ class LocalEngine:
 
     def __init__(self, *, keep: bool = False) -> None:
         self.keep = keep
+        self._active: set[subprocess.Popen[bytes]] = set()
+        self._lock = threading.Lock()
+
+    def abort(self) -> None:
+        with self._lock:
+            running = list(self._active)
+        for proc in running:
+            _kill_group(proc)
 
     def info(self) -> EngineInfo:
         notes = ["no container: cells run as processes of this machine, in a scrubbed temporary folder"]
@@ -122,6 +131,8 @@ class LocalEngine:
                     stdin=subprocess.DEVNULL,
                     start_new_session=True,
                 )
+                with self._lock:
+                    self._active.add(proc)
                 try:
                     code = proc.wait(timeout=job.time_limit)
                 except subprocess.TimeoutExpired:
@@ -130,6 +141,9 @@ class LocalEngine:
                 except BaseException:
                     _kill_group(proc)
                     raise
+                finally:
+                    with self._lock:
+                        self._active.discard(proc)
             if code != 0:
                 return JobOutcome(False, f"the cell driver exited {code} (see driver.log)", info)
             return JobOutcome(False, None, info)

@@ -1,0 +1,228 @@
+"""The docker engine: one fresh container per cell, removed whatever happens.
+
+Inside a cell: a non-root user, no network, memory and process limits, every capability dropped,
+no-new-privileges, the wheel directory mounted read-only and nothing else of the host. The driver is
+the container's command; its output folder is copied out when it exits. The SDK's ``wait`` is the
+time limit: past it the container is killed and the cell recorded as a timeout.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import tarfile
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from isolation_harness.engines.base import CellJob, EngineInfo, JobOutcome
+from isolation_harness.errors import EngineUnavailable
+from isolation_harness.images import Image, ImageBuilder
+from isolation_harness.probe import DRIVER
+
+CELL = "/cell"
+HARNESS = "/cell/harness"
+OUT = "/cell/out"
+WHEELS = "/wheels"
+LABEL_CELL = "org.isolation-harness.cell"
+SYSTEM_PATH = "/usr/local/bin:/usr/bin:/bin"
+HOW_TO_START = (
+    "start one (as root: dockerd > /var/log/dockerd.log 2>&1 &, or systemctl start docker) or use --engine local"
+)
+
+
+def connect() -> Any:
+    """A docker client whose daemon answered, or EngineUnavailable with how to start one."""
+    try:
+        import docker
+        import docker.errors
+    except ImportError:
+        raise EngineUnavailable("--engine docker: the docker SDK is not installed; pip install docker") from None
+    try:
+        client = docker.from_env(timeout=30)
+        client.ping()
+    except docker.errors.DockerException as exc:
+        reason = str(exc).split("(")[0].strip().rstrip(":")
+        raise EngineUnavailable(f"--engine docker: no Docker daemon answered ({reason}); {HOW_TO_START}") from None
+    return client
+
+
+def daemon_answers() -> bool:
+    try:
+        connect()
+    except EngineUnavailable:
+        return False
+    return True
+
+
+class DockerEngine:
+    name = "docker"
+
+    def __init__(
+        self,
+        client: Any | None = None,
+        *,
+        keep: bool = False,
+        memory: str = "2g",
+        pids: int = 512,
+        log: Callable[[str], None] | None = None,
+    ) -> None:
+        self.client = client if client is not None else connect()
+        self.keep = keep
+        self.memory = memory
+        self.pids = pids
+        self.images = ImageBuilder(self.client, log=log)
+        self._active: dict[str, Any] = {}
+        self._lock = threading.Lock()
+        self._aborted = False
+        version = self.client.version()
+        self._server = f"Docker {version.get('Version')} (API {version.get('ApiVersion')})"
+
+    def info(self, image: Image | None = None) -> EngineInfo:
+        notes = (self._server, "network none, non-root, all capabilities dropped, wheel directory read-only")
+        return EngineInfo(
+            name=self.name,
+            isolation="container",
+            notes=notes,
+            image=image.tag if image else None,
+            image_id=image.id if image else None,
+        )
+
+    def check_python(self, python: str) -> str:
+        return self.images.get(python).version
+
+    def _create(self, image: Image, command: list[str], wheelhouse: Path, *, label: str) -> Any:
+        """A container with the cell's confinement; every cell and every containment test uses this."""
+        return self.client.containers.create(
+            image.id,
+            command=command,
+            user="1000:1000",
+            working_dir=CELL,
+            environment={"HOME": CELL, "PATH": SYSTEM_PATH, "LANG": "C.UTF-8"},
+            network_mode="none",
+            mem_limit=self.memory,
+            memswap_limit=self.memory,
+            pids_limit=self.pids,
+            cap_drop=["ALL"],
+            security_opt=["no-new-privileges"],
+            volumes={str(wheelhouse): {"bind": WHEELS, "mode": "ro"}},
+            labels={LABEL_CELL: label},
+            detach=True,
+        )
+
+    def run_command(
+        self, python: str, command: list[str], wheelhouse: Path, *, timeout: float = 120
+    ) -> tuple[int, str]:
+        """Run one command in a cell-confined container (for containment checks); removed after."""
+        container = self._create(self.images.get(python), command, wheelhouse, label="command")
+        try:
+            container.start()
+            code = int(container.wait(timeout=timeout).get("StatusCode", -1))
+            return code, container.logs(stdout=True, stderr=True).decode(errors="replace")
+        finally:
+            container.remove(force=True)
+
+    def abort(self) -> None:
+        """Kill every running cell (Ctrl-C, SIGTERM): each run_cell then removes its container."""
+        with self._lock:
+            self._aborted = True
+            containers = list(self._active.values())
+        for container in containers:
+            with contextlib.suppress(Exception):  # already gone is fine
+                container.kill()
+
+    def run_cell(self, job: CellJob) -> JobOutcome:
+        import docker.errors
+        import requests.exceptions
+
+        image = self.images.get(job.python)
+        info = self.info(image)
+        spec = dict(job.spec, cell_dir=CELL, out_dir=OUT, wheelhouse=WHEELS, system_path=SYSTEM_PATH)
+        container = self._create(
+            image,
+            [image.python, "-I", "-S", f"{HARNESS}/driver.py", f"{HARNESS}/spec.json"],
+            job.wheelhouse,
+            label=job.out_dir.name,
+        )
+        with self._lock:
+            self._active[container.id] = container
+        timed_out = False
+        fault: str | None = None
+        try:
+            container.put_archive(CELL, _harness_tar(spec))
+            if self._aborted:
+                raise KeyboardInterrupt
+            container.start()
+            try:
+                status = container.wait(timeout=job.time_limit)
+                code = int(status.get("StatusCode", -1))
+            except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError):
+                timed_out = True
+                container.kill()
+                code = -1
+            job.out_dir.mkdir(parents=True, exist_ok=True)
+            (job.out_dir / "driver.log").write_bytes(container.logs(stdout=True, stderr=True))
+            if not timed_out:
+                _copy_out(container, OUT, job.out_dir)
+                if code == 137 and container.attrs.get("State", {}).get("OOMKilled"):
+                    fault = f"the cell ran out of its {self.memory} memory limit"
+                elif code != 0:
+                    fault = f"the cell driver exited {code} (see driver.log)"
+            if self._aborted:
+                raise KeyboardInterrupt
+        except docker.errors.APIError as exc:
+            fault = f"docker: {str(exc).splitlines()[0]}"
+        finally:
+            with self._lock:
+                self._active.pop(container.id, None)
+            if not self.keep:
+                with contextlib.suppress(docker.errors.APIError):
+                    container.remove(force=True)
+        return JobOutcome(timed_out, fault, info)
+
+
+def _harness_tar(spec: dict[str, Any]) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for name, data, mode in (
+            ("harness", None, 0o755),
+            ("harness/driver.py", DRIVER.read_bytes(), 0o644),
+            ("harness/spec.json", json.dumps(spec).encode(), 0o644),
+        ):
+            info = tarfile.TarInfo(name)
+            info.uid = info.gid = 1000
+            info.mode = mode
+            if data is None:
+                info.type = tarfile.DIRTYPE
+                tar.addfile(info)
+            else:
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def _copy_out(container: Any, source: str, dest: Path) -> None:
+    """Copy a folder out of the (stopped) container; only regular files and folders, nothing outside."""
+    import docker.errors
+
+    try:
+        stream, _ = container.get_archive(source)
+    except docker.errors.NotFound:
+        return
+    data = b"".join(stream)
+    root = Path(source).name
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        for member in tar.getmembers():
+            parts = Path(member.name).parts
+            if not parts or parts[0] != root or ".." in parts or not (member.isfile() or member.isdir()):
+                continue
+            target = dest.joinpath(*parts[1:]) if len(parts) > 1 else dest
+            if member.isdir():
+                target.mkdir(parents=True, exist_ok=True)
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            extracted = tar.extractfile(member)
+            if extracted is not None:
+                target.write_bytes(extracted.read())

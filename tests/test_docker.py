@@ -1,0 +1,132 @@
+"""The docker engine against a real Docker daemon, with images built from containers/.
+
+With CI=true these tests must run: a CI run where the engine is missing fails instead of skipping.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from isolation_harness.engines.docker import LABEL_CELL, DockerEngine, daemon_answers
+from isolation_harness.engines.local import LocalEngine
+from isolation_harness.matrix import Matrix
+from isolation_harness.runner import RunOptions, execute, new_run_id, prepare
+from isolation_harness.scenario import Scenario, load_scenario
+from isolation_harness.wheelhouse import Wheelhouse
+
+from .conftest import SCENARIOS, hang_scenario, require_engine
+
+pytestmark = [pytest.mark.engine, pytest.mark.docker]
+PY = "3.11"
+
+
+@pytest.fixture(scope="module")
+def docker_engine() -> DockerEngine:
+    require_engine("docker", daemon_answers())
+    return DockerEngine()
+
+
+def cell_containers(engine: DockerEngine) -> list[Any]:
+    return list(engine.client.containers.list(all=True, filters={"label": LABEL_CELL}))
+
+
+def run(
+    engine: Any, scenario: Scenario, matrix: Matrix, wheelhouse: Wheelhouse, out: Path, *, pairs: list[tuple[str, str]]
+) -> dict[tuple[str, str], Any]:
+    options = RunOptions(pythons=sorted({p for p, _ in pairs}), pips=sorted({v for _, v in pairs}), jobs=2, out=out)
+    cells = [(c, s) for c, s in prepare([scenario], matrix, engine, wheelhouse, options) if (c.python, c.pip) in pairs]
+    result = execute(cells, engine=engine, wheelhouse=wheelhouse, options=options, run_id=new_run_id([scenario]))
+    return {(r["python"]["axis"], r["pip"]["version"]): r for r in result.records}
+
+
+def test_docker_verdicts_equal_local_verdicts(
+    docker_engine: DockerEngine, matrix: Matrix, wheelhouse: Wheelhouse, tmp_path: Path
+) -> None:
+    scenario = load_scenario(SCENARIOS / "metapath.yaml")
+    pairs = [("3.11", "19.3.1"), ("3.12", "24.0"), ("3.8", "25.0")]
+    in_docker = run(docker_engine, scenario, matrix, wheelhouse, tmp_path / "d", pairs=pairs)
+    local = run(LocalEngine(), scenario, matrix, wheelhouse, tmp_path / "l", pairs=pairs)
+    verdicts = {pair: r["verdict"] for pair, r in in_docker.items()}
+    assert verdicts == {("3.11", "19.3.1"): "unsupported", ("3.12", "24.0"): "broke", ("3.8", "25.0"): "leaked"}
+    assert verdicts == {pair: r["verdict"] for pair, r in local.items()}
+    record = in_docker[("3.12", "24.0")]
+    assert record["engine"]["name"] == "docker"
+    assert record["engine"]["isolation"] == "container"
+    assert record["engine"]["image_id"].startswith("sha256:")
+    assert record["python"]["exact"].startswith("3.12.")
+    assert record["experiment"]["backend_file"].startswith("/cell/editable/")
+    assert cell_containers(docker_engine) == []
+
+
+def test_cell_is_confined(docker_engine: DockerEngine, wheelhouse: Wheelhouse) -> None:
+    script = (
+        "import os, socket\n"
+        "print('uid', os.getuid())\n"
+        "try:\n"
+        "    socket.create_connection(('1.1.1.1', 53), timeout=3); print('network yes')\n"
+        "except OSError as e:\n"
+        "    print('network no', e.errno)\n"
+        "try:\n"
+        "    open('/wheels/x', 'w'); print('wheels writable')\n"
+        "except OSError:\n"
+        "    print('wheels read-only')\n"
+        "print('socket', os.path.exists('/var/run/docker.sock'))\n"
+        "print('status', [l for l in open('/proc/self/status') if l.startswith(('CapEff', 'NoNewPrivs'))])\n"
+    )
+    python = docker_engine.images.get(PY).python
+    code, output = docker_engine.run_command(PY, [python, "-I", "-c", script], wheelhouse.root)
+    assert code == 0, output
+    assert "uid 1000" in output
+    assert "network no" in output
+    assert "wheels read-only" in output
+    assert "socket False" in output
+    assert "CapEff:\\t0000000000000000" in output
+    assert "NoNewPrivs:\\t1" in output
+
+
+@pytest.mark.parametrize("engine_name", ["docker", "local"])
+def test_hung_build_is_killed_and_recorded_as_timeout(
+    engine_name: str, docker_engine: DockerEngine, matrix: Matrix, wheelhouse: Wheelhouse, tmp_path: Path
+) -> None:
+    engine: Any = docker_engine if engine_name == "docker" else LocalEngine()
+    scenario = hang_scenario(tmp_path, timeout=5)
+    records = run(engine, scenario, matrix, wheelhouse, tmp_path / "out", pairs=[(PY, "24.0")])
+    record = records[(PY, "24.0")]
+    assert record["verdict"] == "timeout"
+    assert record["match"] is True
+    assert record["control"]["timed_out"] is True
+    assert 5.0 <= record["control"]["duration"] < 9.0  # killed within a few seconds of its limit
+    assert cell_containers(docker_engine) == []
+
+
+def test_container_removed_after_failing_and_interrupted_cells(
+    docker_engine: DockerEngine, matrix: Matrix, wheelhouse: Wheelhouse, tmp_path: Path
+) -> None:
+    scenario = hang_scenario(tmp_path, timeout=600)
+    options = RunOptions(pythons=[PY], pips=["24.0"], jobs=1, out=tmp_path / "out")
+    cells = prepare([scenario], matrix, docker_engine, wheelhouse, options)
+    errors: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            execute(cells, engine=docker_engine, wheelhouse=wheelhouse, options=options, run_id="interrupted")
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    worker = threading.Thread(target=target)
+    worker.start()
+    deadline = time.monotonic() + 120
+    while not cell_containers(docker_engine) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert cell_containers(docker_engine), "the cell's container never started"
+    time.sleep(2)
+    docker_engine.abort()  # what Ctrl-C and SIGTERM do
+    worker.join(60)
+    docker_engine._aborted = False
+    assert not worker.is_alive()
+    assert cell_containers(docker_engine) == []
