@@ -90,3 +90,33 @@ def test_existing_records_survive_bad_input(tmp_path: Path) -> None:
     (tmp_path / "scenarios/metapath.yaml").write_text("name: [\n")
     assert cli("run", "--scenario", "metapath", cwd=tmp_path).returncode == 2
     assert (old / "results.jsonl").read_text() == '{"kept": true}\n'
+
+
+def test_docker_engine_without_daemon_exits_2(tmp_path: Path) -> None:
+    copy_repo_inputs(tmp_path)
+    env = {**os.environ, "DOCKER_HOST": f"unix://{tmp_path}/no.sock", "PYTHONWARNINGS": "ignore"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "isolation_harness", "run", "--scenario", "metapath", "--engine", "docker"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith(
+        f"isolation-harness: error: --engine docker: no Docker daemon socket at {tmp_path}/no.sock"
+    )
+    assert "dockerd" in lines[0]
+    assert "--engine local" in lines[0]
+
+
+def test_auto_engine_without_daemon_is_local(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from isolation_harness.engines import select_engine
+
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no.sock")
+    engine = select_engine("auto")
+    assert engine.name == "local"
+    assert engine.info().isolation == "process"

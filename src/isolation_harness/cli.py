@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import time
 from collections.abc import Sequence
@@ -73,6 +74,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def _images(args: argparse.Namespace) -> int:
     from isolation_harness.engines.docker import DockerEngine
 
@@ -104,6 +109,9 @@ def _run(args: argparse.Namespace) -> int:
     cells = prepare(scenarios, matrix, engine, wheelhouse, options)
     run_id = new_run_id(scenarios)
     eprint(f"isolation-harness: run {run_id}: {len(cells)} cells on engine '{info.name}'")
+    # SIGTERM (a cancelled CI job) cleans up like Ctrl-C: running cells are killed and removed,
+    # finished records stay.
+    signal.signal(signal.SIGTERM, _interrupt)
     result = execute(
         cells,
         engine=engine,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 import tarfile
 import threading
 from collections.abc import Callable
@@ -40,10 +41,17 @@ def connect() -> Any:
         import docker.errors
     except ImportError:
         raise EngineUnavailable("--engine docker: the docker SDK is not installed; pip install docker") from None
+    host = os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+    if host.startswith("unix://") and not Path(host[len("unix://") :]).exists():
+        # Checked first: the SDK would leave the failed socket for the garbage collector to close.
+        raise EngineUnavailable(f"--engine docker: no Docker daemon socket at {host[len('unix://') :]}; {HOW_TO_START}")
+    client = None
     try:
         client = docker.from_env(timeout=30)
         client.ping()
     except docker.errors.DockerException as exc:
+        if client is not None:
+            client.close()
         reason = str(exc).split("(")[0].strip().rstrip(":")
         raise EngineUnavailable(f"--engine docker: no Docker daemon answered ({reason}); {HOW_TO_START}") from None
     return client
