@@ -8,20 +8,39 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from isolation_harness import __version__
-from isolation_harness.engines import select_engine
-from isolation_harness.errors import HarnessError
-from isolation_harness.matrix import load_matrix
+from isolation_harness.engines import Engine, select_engine
+from isolation_harness.errors import HarnessError, InputError
+from isolation_harness.matrix import Cell, load_matrix
+from isolation_harness.progress import Progress
 from isolation_harness.records import read_records
-from isolation_harness.report import cell_line, verdict_table
-from isolation_harness.runner import RunOptions, eprint, execute, new_run_id, prepare, summary_counts
-from isolation_harness.scenario import find_scenario, load_scenarios
+from isolation_harness.report import append_step_summary, markdown, verdict_table, write_reports
+from isolation_harness.runner import (
+    RunOptions,
+    RunResult,
+    eprint,
+    execute,
+    new_run_id,
+    prepare,
+    replay_cells,
+    summary_counts,
+)
+from isolation_harness.scenario import Scenario, find_scenario, load_scenarios
 from isolation_harness.wheelhouse import Wheelhouse, default_location
 
 
+def _engine_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--engine", default="auto", choices=("auto", "docker", "local"))
+    parser.add_argument("--jobs", type=int, default=0, help="cells in parallel (default: the number of cores)")
+    parser.add_argument("--out", type=Path, default=Path("results"), help="folder for run folders (default: results)")
+    parser.add_argument("--wheelhouse", type=Path, default=None, help="wheel directory (default: user cache)")
+    parser.add_argument("--keep", action="store_true", help="keep each cell's container or folder for debugging")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="isolation-harness", description=__doc__)
+    parser = argparse.ArgumentParser(prog="isolation-harness", description="Replay build-isolation bugs.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -29,13 +48,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--scenario", action="append", required=True, metavar="NAME", help="scenario name (repeatable)")
     run.add_argument("--python", action="append", default=[], metavar="X.Y", help="narrow to these Pythons")
     run.add_argument("--pip", action="append", default=[], metavar="VER", help="narrow to these pip releases")
-    run.add_argument("--engine", default="auto", choices=("auto", "docker", "local"))
-    run.add_argument("--jobs", type=int, default=0, help="cells in parallel (default: the number of cores)")
-    run.add_argument("--out", type=Path, default=Path("results"), help="folder for run folders (default: results)")
     run.add_argument("--scenarios-dir", type=Path, default=Path("scenarios"))
     run.add_argument("--matrix", type=Path, default=Path("matrix.yaml"))
-    run.add_argument("--wheelhouse", type=Path, default=None, help="wheel directory (default: user cache)")
-    run.add_argument("--keep", action="store_true", help="keep each cell's container or folder for debugging")
+    _engine_options(run)
 
     show = sub.add_parser("list", help="list the scenarios and their summaries")
     show.add_argument("--scenarios-dir", type=Path, default=Path("scenarios"))
@@ -46,26 +61,40 @@ def _parser() -> argparse.ArgumentParser:
 
     table = sub.add_parser("table", help="print the verdict table of a finished run")
     table.add_argument("run_dir", type=Path)
+
+    report = sub.add_parser("report", help="write report.md, junit.xml and report.html for a run")
+    report.add_argument("run_dir", type=Path)
+    report.add_argument("--out", type=Path, default=None, help="folder for the reports (default: the run folder)")
+
+    compare = sub.add_parser("compare", help="cells whose verdict changed between two runs; exit 1 on a regression")
+    compare.add_argument("base", type=Path)
+    compare.add_argument("candidate", type=Path)
+
+    repro = sub.add_parser("repro", help="print a standalone shell script that replays one cell")
+    repro.add_argument("run_dir", type=Path)
+    repro.add_argument("cell", help="the cell id, e.g. metapath/py3.12/pip24.0/pip")
+    repro.add_argument("--wheelhouse", type=Path, default=None)
+
+    replay = sub.add_parser("replay", help="run a finished run's cells again and list verdicts that differ")
+    replay.add_argument("run_dir", type=Path)
+    _engine_options(replay)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        if args.command == "list":
-            for scenario in load_scenarios(args.scenarios_dir).values():
-                print(f"{scenario.name}: {scenario.summary}")
-            return 0
-        if args.command == "images":
-            return _images(args)
-        if args.command == "table":
-            damaged: list[str] = []
-            records = read_records(args.run_dir, damaged=damaged)
-            for line in damaged:
-                eprint(line)
-            print(verdict_table(records))
-            return 0 if all(r["match"] for r in records) else 1
-        return _run(args)
+        handler = {
+            "list": _list,
+            "images": _images,
+            "table": _table,
+            "report": _report,
+            "compare": _compare,
+            "repro": _repro,
+            "run": _run,
+            "replay": _replay,
+        }[args.command]
+        return handler(args)
     except HarnessError as exc:
         eprint(f"isolation-harness: error: {exc.message}")
         return exc.code
@@ -76,6 +105,54 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
+
+
+def _list(args: argparse.Namespace) -> int:
+    for scenario in load_scenarios(args.scenarios_dir).values():
+        print(f"{scenario.name}: {scenario.summary}")
+    return 0
+
+
+def _records(run_dir: Path) -> list[dict[str, Any]]:
+    if not (run_dir / "results.jsonl").is_file():
+        raise InputError(f"{run_dir}: no results.jsonl; pass the folder of a run (results/<run-id>)")
+    damaged: list[str] = []
+    records = read_records(run_dir, damaged=damaged)
+    for line in damaged:
+        eprint(f"isolation-harness: warning: {line}")
+    return records
+
+
+def _table(args: argparse.Namespace) -> int:
+    records = _records(args.run_dir)
+    print(verdict_table(records))
+    return 0 if all(r["match"] for r in records) else 1
+
+
+def _report(args: argparse.Namespace) -> int:
+    records = _records(args.run_dir)
+    written = write_reports(records, args.run_dir.resolve(), args.out or args.run_dir)
+    for path in written.values():
+        print(path)
+    if append_step_summary(markdown(records)):
+        print("appended to $GITHUB_STEP_SUMMARY")
+    return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from isolation_harness.compare import compare, render
+
+    changes, unmatched = compare(_records(args.base), _records(args.candidate))
+    print(render(changes, unmatched))
+    return 1 if any(c.kind == "regression" for c in changes) else 0
+
+
+def _repro(args: argparse.Namespace) -> int:
+    from isolation_harness.repro import script
+
+    house = Wheelhouse(args.wheelhouse) if args.wheelhouse else None
+    sys.stdout.write(script(args.run_dir, args.cell, wheelhouse=house))
+    return 0
 
 
 def _images(args: argparse.Namespace) -> int:
@@ -92,37 +169,63 @@ def _images(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run(args: argparse.Namespace) -> int:
+def _engine(args: argparse.Namespace) -> Engine:
     if args.jobs < 0:
-        raise HarnessError("--jobs must be 0 (one per core) or more")
-    scenarios = [find_scenario(args.scenarios_dir, name) for name in dict.fromkeys(args.scenario)]
-    matrix = load_matrix(args.matrix)
+        raise InputError("--jobs must be 0 (one per core) or more")
     engine = select_engine(args.engine, keep=args.keep, log=lambda m: eprint(f"isolation-harness: {m}"))
-    wheelhouse = Wheelhouse(args.wheelhouse or default_location())
-    options = RunOptions(pythons=args.python, pips=args.pip, jobs=args.jobs, out=args.out)
     info = engine.info()
     if info.isolation != "container":
         eprint(
             f"isolation-harness: warning: engine '{info.name}' gives weaker isolation than a container: "
             + "; ".join(info.notes)
         )
-    cells = prepare(scenarios, matrix, engine, wheelhouse, options)
-    run_id = new_run_id(scenarios)
-    eprint(f"isolation-harness: run {run_id}: {len(cells)} cells on engine '{info.name}'")
+    return engine
+
+
+def _execute(
+    args: argparse.Namespace, engine: Engine, cells: list[tuple[Cell, Scenario]], run_id: str, wheelhouse: Wheelhouse
+) -> RunResult:
+    options = RunOptions(jobs=args.jobs, out=args.out)
+    eprint(f"isolation-harness: run {run_id}: {len(cells)} cells on engine '{engine.info().name}'")
+    progress = Progress(len(cells))
     # SIGTERM (a cancelled CI job) cleans up like Ctrl-C: running cells are killed and removed,
     # finished records stay.
     signal.signal(signal.SIGTERM, _interrupt)
-    result = execute(
-        cells,
-        engine=engine,
-        wheelhouse=wheelhouse,
-        options=options,
-        run_id=run_id,
-        on_record=lambda record, done, total: eprint(cell_line(record, done, total)),
-    )
+    try:
+        return execute(
+            cells, engine=engine, wheelhouse=wheelhouse, options=options, run_id=run_id, on_record=progress.cell_done
+        )
+    finally:
+        progress.close()
+
+
+def _run(args: argparse.Namespace) -> int:
+    scenarios = [find_scenario(args.scenarios_dir, name) for name in dict.fromkeys(args.scenario)]
+    matrix = load_matrix(args.matrix)
+    engine = _engine(args)
+    wheelhouse = Wheelhouse(args.wheelhouse or default_location())
+    options = RunOptions(pythons=args.python, pips=args.pip, jobs=args.jobs, out=args.out)
+    cells = prepare(scenarios, matrix, engine, wheelhouse, options)
+    result = _execute(args, engine, cells, new_run_id(scenarios), wheelhouse)
     print(verdict_table(result.records))
     print(f"\n{summary_counts(result.records)}; records in {result.run_dir / 'results.jsonl'}")
     return 0 if result.all_matched else 1
+
+
+def _replay(args: argparse.Namespace) -> int:
+    cells, before = replay_cells(args.run_dir)
+    engine = _engine(args)
+    wheelhouse = Wheelhouse(args.wheelhouse or default_location())
+    for py in sorted({c.python for c, _ in cells if c.not_applicable is None}):
+        engine.check_python(py)
+    run_id = "replay-" + args.run_dir.resolve().name
+    result = _execute(args, engine, cells, f"{run_id}-{new_run_id([])[:16]}", wheelhouse)
+    differ = [r for r in result.records if before.get(r["cell"]) != r["verdict"]]
+    print(f"replayed {len(result.records)} cells of {args.run_dir}; {len(differ)} with a different verdict")
+    for record in sorted(differ, key=lambda r: r["cell"]):
+        print(f"  {record['cell']}: {before.get(record['cell'])} -> {record['verdict']}")
+    print(f"records in {result.run_dir / 'results.jsonl'}")
+    return 1 if differ else 0
 
 
 if __name__ == "__main__":

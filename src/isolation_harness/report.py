@@ -1,8 +1,17 @@
-"""The verdict table printed at the end of a run: per scenario, Python rows and pip columns."""
+"""Reports from records: the terminal table, a Markdown matrix, JUnit XML and a self-contained HTML page.
+
+All of them are pure functions of the records (plus the run folder for logs), so a report can be
+written again at any time from ``results.jsonl``.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import html
+import json
+import os
+import xml.etree.ElementTree as ET
+from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
 from packaging.version import Version
@@ -15,38 +24,68 @@ SHORT = {
     "not-applicable": "n/a",
     "timeout": "TIMEOUT",
     "error": "ERROR",
+    "flaky": "FLAKY",
 }
+GLYPH = {
+    "held": "✅",
+    "leaked": "💧",
+    "broke": "💥",
+    "unsupported": "⛔",
+    "not-applicable": "·",
+    "timeout": "⏱️",
+    "error": "⚠️",
+    "flaky": "🎲",
+}
+COLOUR = {
+    "held": "#2e7d32",
+    "leaked": "#f9a825",
+    "broke": "#c62828",
+    "unsupported": "#757575",
+    "not-applicable": "#e0e0e0",
+    "timeout": "#6a1b9a",
+    "error": "#000000",
+    "flaky": "#0277bd",
+}
+STEP_SUMMARY_LIMIT = 1024 * 1024  # GitHub's cap on $GITHUB_STEP_SUMMARY
+
+
+Grid = tuple[list[str], list[str], dict[tuple[str, str], dict[str, Any]]]
+
+
+def _groups(records: Iterable[dict[str, Any]]) -> dict[tuple[str, str], Grid]:
+    by: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for record in records:
+        by.setdefault((record["scenario"], record["frontend"]), []).append(record)
+    out: dict[tuple[str, str], Grid] = {}
+    for key, items in sorted(by.items()):
+        pips = sorted({r["pip"]["version"] for r in items}, key=Version)
+        pythons = sorted({r["python"]["axis"] for r in items}, key=Version)
+        out[key] = (pythons, pips, {(r["python"]["axis"], r["pip"]["version"]): r for r in items})
+    return out
 
 
 def verdict_table(records: Iterable[dict[str, Any]]) -> str:
     """A plain-text table (readable in CI logs): a '!' marks a verdict that differs from expected."""
-    by_scenario: dict[tuple[str, str], list[dict[str, Any]]] = {}
-    for record in records:
-        by_scenario.setdefault((record["scenario"], record["frontend"]), []).append(record)
     blocks = []
-    for (scenario, frontend), items in sorted(by_scenario.items()):
-        pips = sorted({r["pip"]["version"] for r in items}, key=Version)
-        pythons = sorted({r["python"]["axis"] for r in items}, key=Version)
-        grid = {(r["python"]["axis"], r["pip"]["version"]): r for r in items}
+    for (scenario, frontend), (pythons, pips, grid) in _groups(records).items():
         header = ["python"] + [f"pip {p}" for p in pips]
         rows = []
         for py in pythons:
             row = [py]
             for pip in pips:
                 rec = grid.get((py, pip))
-                row.append(
-                    "" if rec is None else SHORT.get(rec["verdict"], rec["verdict"]) + ("" if rec["match"] else "!")
-                )
+                text = "" if rec is None else str(SHORT.get(rec["verdict"], rec["verdict"]))
+                row.append(text + ("" if rec is None or rec["match"] else "!"))
             rows.append(row)
         widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
         lines = [f"{scenario} ({frontend})"]
         lines.append("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))
         lines.append("  ".join("-" * w for w in widths))
         lines.extend("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows)
-        mismatched = [r for r in items if not r["match"]]
+        mismatched = [r for r in grid.values() if not r["match"]]
         lines.append(
-            f"{len(items)} cells, {len(mismatched)} unexpected"
-            + ("".join(f"\n  ! {r['cell']}: {r['verdict']}, expected {r['expected']}" for r in mismatched))
+            f"{len(grid)} cells, {len(mismatched)} unexpected"
+            + "".join(f"\n  ! {r['cell']}: {r['verdict']}, expected {r['expected']}" for r in mismatched)
         )
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks)
@@ -55,3 +94,211 @@ def verdict_table(records: Iterable[dict[str, Any]]) -> str:
 def cell_line(record: dict[str, Any], done: int, total: int) -> str:
     mark = "" if record["match"] else f"  (UNEXPECTED, expected {record['expected']})"
     return f"[{done}/{total}] {record['cell']}: {record['verdict']}{mark} {record.get('duration', 0):.1f}s"
+
+
+# -- Markdown --------------------------------------------------------------------------------------
+def markdown(records: Sequence[dict[str, Any]]) -> str:
+    """Per scenario: Python rows, pip columns, one glyph per verdict; ❗ marks an unexpected verdict."""
+    parts = ["# isolation-harness results", ""]
+    legend = ", ".join(f"{GLYPH[v]} {v}" for v in GLYPH)
+    parts += [f"Legend: {legend}, ❗ differs from the scenario's expectation", ""]
+    for (scenario, frontend), (pythons, pips, grid) in _groups(records).items():
+        parts.append(f"## {scenario} ({frontend})")
+        parts.append("")
+        parts.append("| python | " + " | ".join(f"pip {p}" for p in pips) + " |")
+        parts.append("|---|" + "---|" * len(pips))
+        for py in pythons:
+            cells = []
+            for pip in pips:
+                rec = grid.get((py, pip))
+                if rec is None:
+                    cells.append("")
+                else:
+                    cells.append(f"{GLYPH.get(rec['verdict'], '?')} {rec['verdict']}" + ("" if rec["match"] else " ❗"))
+            parts.append(f"| {py} | " + " | ".join(cells) + " |")
+        unexpected = [r for r in grid.values() if not r["match"]]
+        parts.append("")
+        parts.append(f"{len(grid)} cells, {len(unexpected)} unexpected.")
+        for rec in unexpected:
+            parts.append(
+                f"- ❗ `{rec['cell']}`: {rec['verdict']}, expected {rec['expected']}: {'; '.join(rec['reasons'])}"
+            )
+        parts.append("")
+    return "\n".join(parts)
+
+
+def append_step_summary(text: str, path: str | None = None) -> bool:
+    """Append to $GITHUB_STEP_SUMMARY, cut to stay under GitHub's 1 MiB cap; False when unset."""
+    target = path or os.environ.get("GITHUB_STEP_SUMMARY")
+    if not target:
+        return False
+    existing = Path(target).stat().st_size if Path(target).exists() else 0
+    room = STEP_SUMMARY_LIMIT - existing - 200
+    data = text.encode()
+    if len(data) > room:
+        data = data[: max(room, 0)].decode(errors="ignore").rsplit("\n", 1)[0].encode()
+        data += b"\n\n(cut to stay under GitHub's 1 MiB step summary limit; see the HTML report)\n"
+    with Path(target).open("ab") as fh:
+        fh.write(data)
+    return True
+
+
+# -- JUnit -----------------------------------------------------------------------------------------
+def junit(records: Sequence[dict[str, Any]]) -> str:
+    """One test case per cell; an unexpected verdict is a failure carrying the probe facts."""
+    suites = ET.Element("testsuites", name="isolation-harness")
+    for (scenario, frontend), (_pythons, _pips, grid) in _groups(records).items():
+        items = list(grid.values())
+        failures = sum(1 for r in items if not r["match"])
+        skipped = sum(1 for r in items if r["verdict"] == "not-applicable")
+        suite = ET.SubElement(
+            suites,
+            "testsuite",
+            name=f"{scenario}[{frontend}]",
+            tests=str(len(items)),
+            failures=str(failures),
+            skipped=str(skipped),
+            time=f"{sum(r.get('duration', 0) for r in items):.3f}",
+        )
+        for rec in sorted(items, key=lambda r: r["cell"]):
+            case = ET.SubElement(
+                suite,
+                "testcase",
+                classname=f"{scenario}.{frontend}",
+                name=f"py{rec['python']['axis']}-pip{rec['pip']['version']}",
+                time=f"{rec.get('duration', 0):.3f}",
+            )
+            if rec["verdict"] == "not-applicable":
+                ET.SubElement(case, "skipped", message="; ".join(rec["reasons"]))
+            elif not rec["match"]:
+                failure = ET.SubElement(
+                    case,
+                    "failure",
+                    message=f"verdict {rec['verdict']}, expected {rec['expected']}",
+                    type=rec["verdict"],
+                )
+                failure.text = _facts_text(rec)
+            ET.SubElement(case, "system-out").text = f"verdict: {rec['verdict']}\n" + "\n".join(rec["reasons"])
+    ET.indent(suites)
+    return ET.tostring(suites, encoding="unicode", xml_declaration=True) + "\n"
+
+
+def _facts_text(rec: dict[str, Any]) -> str:
+    lines = [f"cell {rec['cell']}: {rec['verdict']} (expected {rec['expected']})", *rec["reasons"]]
+    for name in ("control", "experiment"):
+        run = rec.get(name)
+        if run:
+            lines.append(
+                f"{name}: exit {run['exit_code']}, error {run['error']!r}, backend {run['backend_file']!r}, "
+                f"in backend-path {run['backend_in_backend_path']}, host finders {run['foreign_finders']}, "
+                f"host code ran {run['host_code_ran']}"
+            )
+    return "\n".join(lines)
+
+
+# -- HTML ------------------------------------------------------------------------------------------
+def _ink(verdict: str) -> str:
+    return "#000" if verdict in ("leaked", "not-applicable") else "#fff"
+
+
+_CSS = """
+body { font: 14px/1.4 system-ui, sans-serif; margin: 1.5em; color: #222; }
+table.matrix { border-collapse: collapse; margin: .5em 0 1.5em; }
+table.matrix th, table.matrix td { border: 1px solid #ccc; padding: .3em .6em; text-align: center; }
+td.cell a { color: inherit; text-decoration: none; display: block; }
+td.unexpected { outline: 3px solid #d50000; outline-offset: -3px; }
+details.cell { border: 1px solid #ddd; margin: .4em 0; padding: .3em .6em; }
+details.cell pre { background: #f6f6f6; padding: .5em; overflow-x: auto; max-height: 30em; }
+.legend span { display: inline-block; padding: .1em .5em; margin-right: .3em; }
+""" + "".join(
+    f"td.verdict-{v}, .legend .verdict-{v} {{ background: {c}; color: {_ink(v)}; }}\n" for v, c in COLOUR.items()
+)
+
+# Marks every cell with the colour the browser really rendered, so a test in a real browser can check it.
+_SCRIPT = """
+document.querySelectorAll('td.cell').forEach(function (td) {
+  td.setAttribute('data-rendered-colour', getComputedStyle(td).backgroundColor);
+});
+document.body.setAttribute('data-rendered', 'yes');
+"""
+
+
+def html_page(records: Sequence[dict[str, Any]], run_dir: Path, *, max_log: int = 200_000) -> str:
+    """A self-contained page: the coloured matrix, then each cell's facts, logs, versions and repro command."""
+    esc = html.escape
+    out = ["<!doctype html><html lang='en'><head><meta charset='utf-8'>", "<title>isolation-harness results</title>"]
+    out.append(f"<style>{_CSS}</style></head><body>")
+    run_ids = sorted({r.get("run_id", "") for r in records})
+    out.append(f"<h1>isolation-harness results</h1><p>run {esc(', '.join(run_ids))}: {len(records)} cells</p>")
+    out.append("<p class='legend'>" + "".join(f"<span class='verdict-{v}'>{v}</span>" for v in COLOUR) + "</p>")
+    for (scenario, frontend), (pythons, pips, grid) in _groups(records).items():
+        out.append(f"<h2>{esc(scenario)} ({esc(frontend)})</h2><table class='matrix'><tr><th>python</th>")
+        out.extend(f"<th>pip {esc(p)}</th>" for p in pips)
+        out.append("</tr>")
+        for py in pythons:
+            out.append(f"<tr><th>{esc(py)}</th>")
+            for pip in pips:
+                rec = grid.get((py, pip))
+                if rec is None:
+                    out.append("<td></td>")
+                    continue
+                classes = f"cell verdict-{rec['verdict']}" + ("" if rec["match"] else " unexpected")
+                title = f"{rec['verdict']} (expected {rec['expected']})"
+                out.append(
+                    f"<td class='{classes}' data-cell='{esc(rec['cell'])}' title='{esc(title)}'>"
+                    f"<a href='#{_anchor(rec)}'>{esc(str(SHORT.get(rec['verdict'], rec['verdict'])))}</a></td>"
+                )
+            out.append("</tr>")
+        out.append("</table>")
+    out.append("<h2>Cells</h2>")
+    for rec in sorted(records, key=lambda r: r["cell"]):
+        out.append(_cell_details(rec, run_dir, max_log))
+    out.append(f"<script>{_SCRIPT}</script></body></html>")
+    return "\n".join(out)
+
+
+def _anchor(rec: dict[str, Any]) -> str:
+    return "cell-" + "".join(ch if ch.isalnum() else "-" for ch in rec["cell"])
+
+
+def _cell_details(rec: dict[str, Any], run_dir: Path, max_log: int) -> str:
+    esc = html.escape
+    facts = {k: rec.get(k) for k in ("verdict", "expected", "match", "reasons", "python", "pip", "engine", "artifacts")}
+    parts = [
+        f"<details class='cell' id='{_anchor(rec)}'><summary><b>{esc(rec['cell'])}</b>: {esc(rec['verdict'])}"
+        + ("" if rec["match"] else f" (expected {esc(str(rec['expected']))})")
+        + "</summary>",
+        f"<p>reproduce: <code>isolation-harness repro {esc(str(run_dir))} {esc(rec['cell'])} &gt; repro.sh</code></p>",
+        f"<pre>{esc(json.dumps(facts, indent=1))}</pre>",
+    ]
+    for name in ("control", "experiment"):
+        run = rec.get(name)
+        if not run:
+            continue
+        shown = {k: v for k, v in run.items() if k not in ("log", "probe_dir")}
+        parts.append(f"<h4>{name}</h4><pre>{esc(json.dumps(shown, indent=1))}</pre>")
+        log = run_dir / run["log"]
+        if log.is_file():
+            text = log.read_text(errors="replace")
+            if len(text) > max_log:
+                text = text[:max_log] + "\n[... cut ...]"
+            parts.append(f"<details><summary>{name} log</summary><pre>{esc(text)}</pre></details>")
+    parts.append("</details>")
+    return "\n".join(parts)
+
+
+def write_reports(records: Sequence[dict[str, Any]], run_dir: Path, out_dir: Path) -> dict[str, Path]:
+    """Write report.md, junit.xml and report.html (each atomically) and return their paths."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = {}
+    for name, text in (
+        ("report.md", markdown(records)),
+        ("junit.xml", junit(records)),
+        ("report.html", html_page(records, run_dir)),
+    ):
+        path = out_dir / name
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
+        written[name] = path
+    return written

@@ -5,6 +5,7 @@ from __future__ import annotations
 import concurrent.futures
 import os
 import secrets
+import shutil
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from typing import Any
 
 from isolation_harness.cell import build_requirements, not_applicable_record, run_cell
 from isolation_harness.engines import Engine
+from isolation_harness.errors import InputError
 from isolation_harness.matrix import Cell, Matrix, plan
 from isolation_harness.records import RecordWriter
 from isolation_harness.scenario import Scenario
@@ -70,6 +72,10 @@ def execute(
 ) -> RunResult:
     run_dir = (options.out / run_id).resolve()
     writer = RecordWriter(run_dir)
+    # The run keeps the scenario files it used, so repro and replay work after the files change.
+    (run_dir / "scenarios").mkdir(exist_ok=True)
+    for scenario in {s.source: s for _, s in cells}.values():
+        shutil.copyfile(scenario.source, run_dir / "scenarios" / f"{scenario.name}.yaml")
     records: list[dict[str, Any]] = []
     total = len(cells)
     probe = wheelhouse.probe_wheel()
@@ -138,3 +144,31 @@ def summary_counts(records: Sequence[dict[str, Any]]) -> str:
 
 def eprint(*parts: object) -> None:
     print(*parts, file=sys.stderr, flush=True)
+
+
+def replay_cells(run_dir: Path) -> tuple[list[tuple[Cell, Scenario]], dict[str, str]]:
+    """The cells of a finished run, rebuilt from its records and scenario copies, with their verdicts."""
+    from isolation_harness.records import read_records
+    from isolation_harness.repro import run_scenario
+
+    records = read_records(run_dir)
+    if not records:
+        raise InputError(f"{run_dir}: no records in results.jsonl; pass the folder of a finished run")
+    scenarios: dict[str, Scenario] = {}
+    cells: list[tuple[Cell, Scenario]] = []
+    for record in records:
+        name = record["scenario"]
+        if name not in scenarios:
+            scenarios[name] = run_scenario(run_dir, record)
+        scenario = scenarios[name]
+        expected = Verdict(record["expected"]) if record.get("expected") else None
+        cell = Cell(
+            name,
+            record["python"]["axis"],
+            record["pip"]["version"],
+            record["frontend"],
+            expected,
+            record.get("not_applicable"),
+        )
+        cells.append((cell, scenario))
+    return cells, {r["cell"]: r["verdict"] for r in records}
