@@ -130,3 +130,20 @@ def test_container_removed_after_failing_and_interrupted_cells(
     docker_engine._aborted = False
     assert not worker.is_alive()
     assert cell_containers(docker_engine) == []
+
+
+def test_cell_memory_and_process_limits(wheelhouse: Wheelhouse) -> None:
+    require_engine("docker", daemon_answers())
+    small = DockerEngine(memory="256m", pids=64)
+    python = small.images.get(PY).python
+    hog = "b = []\nwhile True: b.append(bytearray(50 * 1024 * 1024))"
+    code, _ = small.run_command(PY, [python, "-I", "-c", hog], wheelhouse.root)
+    assert code == 137  # killed by the kernel's OOM killer inside the cell's cgroup
+    forks = (
+        "import os, time\nn = 0\ntry:\n    for _ in range(500):\n        if os.fork() == 0:\n"
+        "            time.sleep(30); os._exit(0)\n        n += 1\n"
+        "except OSError as e:\n    print('stopped at', n, e.errno)"
+    )
+    code, output = small.run_command(PY, [python, "-I", "-c", forks], wheelhouse.root, timeout=120)
+    assert "stopped at" in output, output
+    assert int(output.split()[2]) < 64

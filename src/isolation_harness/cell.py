@@ -6,6 +6,7 @@ import dataclasses
 import hashlib
 import json
 import re
+import shutil
 import sys
 import time
 from datetime import datetime, timezone
@@ -79,7 +80,7 @@ def with_probe(scenario: Scenario) -> str:
     return edited
 
 
-def driver_spec(scenario: Scenario, pip_wheel: Path) -> dict[str, Any]:
+def driver_spec(scenario: Scenario, pip_wheel: Path, *, timeout: int | None = None) -> dict[str, Any]:
     files = scenario.project.file_map
     files["pyproject.toml"] = with_probe(scenario)
     return {
@@ -87,7 +88,7 @@ def driver_spec(scenario: Scenario, pip_wheel: Path) -> dict[str, Any]:
         "pip_wheel": pip_wheel.name,
         "steps": [_step_json(step) for step in scenario.contamination],
         "action_args": list(scenario.action.args),
-        "run_timeout": scenario.timeout,
+        "run_timeout": timeout or scenario.timeout,
         "canary_source": CANARY_MODULE.read_text(),
     }
 
@@ -106,21 +107,31 @@ def run_cell(
     run_dir: Path,
     run_id: str,
     python_exact: str,
+    timeout: int | None = None,
+    attempt: int = 0,
 ) -> dict[str, Any]:
     """Run one applicable cell on the engine and return its record."""
     started = _now()
     pip_wheel = wheelhouse.pip_wheel(cell.pip)
-    out_dir = run_dir / "cells" / cell.slug
-    spec = driver_spec(scenario, pip_wheel)
+    out_dir = run_dir / "cells" / (cell.slug if attempt == 0 else f"{cell.slug}__repeat{attempt}")
+    if out_dir.exists():  # left by an interrupted run that is being resumed
+        shutil.rmtree(out_dir)
+    limit = timeout or scenario.timeout
+    spec = driver_spec(scenario, pip_wheel, timeout=limit)
     job = CellJob(
         spec=spec,
         python=cell.python,
         wheelhouse=wheelhouse.root,
         out_dir=out_dir,
-        time_limit=2 * scenario.timeout + SETUP_ALLOWANCE,
+        time_limit=2 * limit + SETUP_ALLOWANCE,
     )
     clock = time.monotonic()
-    outcome = engine.run_cell(job)
+    try:
+        outcome = engine.run_cell(job)
+    except BaseException:
+        # Interrupted: no half-written output stays behind; a resumed run does the cell again.
+        shutil.rmtree(out_dir, ignore_errors=True)
+        raise
     result = _read_result(out_dir)
     fault = outcome.fault or (result or {}).get("fault")
     if outcome.timed_out:

@@ -22,6 +22,7 @@ from isolation_harness.runner import (
     RunResult,
     eprint,
     execute,
+    load_plan,
     new_run_id,
     prepare,
     replay_cells,
@@ -45,7 +46,10 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="replay scenarios over the matrix and record a verdict per cell")
-    run.add_argument("--scenario", action="append", required=True, metavar="NAME", help="scenario name (repeatable)")
+    run.add_argument("--scenario", action="append", default=[], metavar="NAME", help="scenario name (repeatable)")
+    run.add_argument("--resume", type=Path, default=None, metavar="RUN_DIR", help="complete an interrupted run")
+    run.add_argument("--repeat", type=int, default=1, metavar="N", help="run each cell N times; disagreeing is flaky")
+    run.add_argument("--timeout", type=int, default=None, metavar="S", help="per-run time limit (overrides scenarios)")
     run.add_argument("--python", action="append", default=[], metavar="X.Y", help="narrow to these Pythons")
     run.add_argument("--pip", action="append", default=[], metavar="VER", help="narrow to these pip releases")
     run.add_argument("--scenarios-dir", type=Path, default=Path("scenarios"))
@@ -185,7 +189,9 @@ def _engine(args: argparse.Namespace) -> Engine:
 def _execute(
     args: argparse.Namespace, engine: Engine, cells: list[tuple[Cell, Scenario]], run_id: str, wheelhouse: Wheelhouse
 ) -> RunResult:
-    options = RunOptions(jobs=args.jobs, out=args.out)
+    options = RunOptions(
+        jobs=args.jobs, out=args.out, repeat=getattr(args, "repeat", 1), timeout=getattr(args, "timeout", None)
+    )
     eprint(f"isolation-harness: run {run_id}: {len(cells)} cells on engine '{engine.info().name}'")
     progress = Progress(len(cells))
     # SIGTERM (a cancelled CI job) cleans up like Ctrl-C: running cells are killed and removed,
@@ -200,13 +206,30 @@ def _execute(
 
 
 def _run(args: argparse.Namespace) -> int:
-    scenarios = [find_scenario(args.scenarios_dir, name) for name in dict.fromkeys(args.scenario)]
+    if args.repeat < 1:
+        raise InputError("--repeat must be 1 or more")
+    if args.timeout is not None and not 5 <= args.timeout <= 3600:
+        raise InputError("--timeout must be between 5 and 3600 seconds")
+    if args.resume is not None:
+        plan = load_plan(args.resume)
+        folder = args.resume / "scenarios"
+        scenarios = [find_scenario(folder, name) for name in plan["scenarios"]]
+        args.out, run_id = args.resume.resolve().parent, args.resume.resolve().name
+        args.repeat, args.timeout = plan.get("repeat", 1), plan.get("timeout")
+        pythons, pips, wanted = plan["pythons"], plan["pips"], set(plan["cells"])
+    elif not args.scenario:
+        raise InputError("run needs --scenario NAME (or --resume RUN_DIR)")
+    else:
+        scenarios = [find_scenario(args.scenarios_dir, name) for name in dict.fromkeys(args.scenario)]
+        run_id, pythons, pips, wanted = new_run_id(scenarios), args.python, args.pip, None
     matrix = load_matrix(args.matrix)
     engine = _engine(args)
     wheelhouse = Wheelhouse(args.wheelhouse or default_location())
-    options = RunOptions(pythons=args.python, pips=args.pip, jobs=args.jobs, out=args.out)
+    options = RunOptions(pythons=pythons, pips=pips, jobs=args.jobs, out=args.out)
     cells = prepare(scenarios, matrix, engine, wheelhouse, options)
-    result = _execute(args, engine, cells, new_run_id(scenarios), wheelhouse)
+    if wanted is not None:
+        cells = [(c, s) for c, s in cells if c.id in wanted]
+    result = _execute(args, engine, cells, run_id, wheelhouse)
     print(verdict_table(result.records))
     print(f"\n{summary_counts(result.records)}; records in {result.run_dir / 'results.jsonl'}")
     return 0 if result.all_matched else 1

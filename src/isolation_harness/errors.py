@@ -12,6 +12,9 @@ class HarnessError(Exception):
     code = 2
 
     def __init__(self, message: str) -> None:
+        # Always one line, even when it quotes a key or value that holds a line break (found by the
+        # property tests): a user reads the error, a CI log greps it.
+        message = "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in message)
         super().__init__(message)
         self.message = message
 

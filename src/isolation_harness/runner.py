@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import concurrent.futures
+import json
 import os
 import secrets
 import shutil
@@ -17,7 +18,7 @@ from isolation_harness.cell import build_requirements, not_applicable_record, ru
 from isolation_harness.engines import Engine
 from isolation_harness.errors import InputError
 from isolation_harness.matrix import Cell, Matrix, plan
-from isolation_harness.records import RecordWriter
+from isolation_harness.records import RecordWriter, read_records
 from isolation_harness.scenario import Scenario
 from isolation_harness.verdict import Verdict
 from isolation_harness.wheelhouse import Wheelhouse
@@ -29,6 +30,8 @@ class RunOptions:
     pips: Sequence[str] = ()
     jobs: int = 0
     out: Path = Path("results")
+    repeat: int = 1  # runs of each cell; verdicts that differ make the cell `flaky`
+    timeout: int | None = None  # overrides each scenario's per-run time limit
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,9 @@ class RunResult:
     @property
     def all_matched(self) -> bool:
         return all(r["match"] for r in self.records)
+
+
+PLAN = "plan.json"
 
 
 def new_run_id(scenarios: Sequence[Scenario]) -> str:
@@ -70,17 +76,28 @@ def execute(
     run_id: str,
     on_record: Callable[[dict[str, Any], int, int], None] = lambda r, d, t: None,
 ) -> RunResult:
+    """Run the cells and append one record per cell as it finishes.
+
+    A run folder that already holds records (``--resume``) keeps them, and only the cells without a
+    record run. On Ctrl-C or SIGTERM nothing new starts, running cells are killed and their partial
+    output removed, cells that finished meanwhile are still recorded, and the interrupt propagates.
+    """
     run_dir = (options.out / run_id).resolve()
     writer = RecordWriter(run_dir)
-    # The run keeps the scenario files it used, so repro and replay work after the files change.
+    done_before = {r["cell"]: r for r in read_records(run_dir)}
+    # The run keeps the scenario files it used, so repro, replay and resume work after they change.
     (run_dir / "scenarios").mkdir(exist_ok=True)
     for scenario in {s.source: s for _, s in cells}.values():
-        shutil.copyfile(scenario.source, run_dir / "scenarios" / f"{scenario.name}.yaml")
-    records: list[dict[str, Any]] = []
+        copy = run_dir / "scenarios" / f"{scenario.name}.yaml"
+        if copy.resolve() != scenario.source.resolve():
+            shutil.copyfile(scenario.source, copy)
+    _write_plan(run_dir, cells, options)
+    records: list[dict[str, Any]] = [done_before[c.id] for c, _ in cells if c.id in done_before]
+    todo = [(c, s) for c, s in cells if c.id not in done_before]
     total = len(cells)
     probe = wheelhouse.probe_wheel()
     artifacts: dict[tuple[str, str], list[Path]] = {}
-    for cell, scenario in cells:
+    for cell, scenario in todo:
         key = (scenario.name, cell.python)
         if cell.not_applicable is None and key not in artifacts:
             reqs = build_requirements(scenario) + list(scenario.host_requirements)
@@ -92,25 +109,16 @@ def execute(
         on_record(record, len(records), total)
 
     runnable = []
-    for cell, scenario in cells:
+    for cell, scenario in todo:
         if cell.not_applicable is not None:
-            finish(
-                not_applicable_record(
-                    cell,
-                    scenario,
-                    run_id=run_id,
-                    info=engine.info(),
-                    python_exact=None,
-                    pip=wheelhouse.artifact(wheelhouse.pip_wheel(cell.pip)),
-                )
-            )
+            pip = wheelhouse.artifact(wheelhouse.pip_wheel(cell.pip))
+            finish(not_applicable_record(cell, scenario, run_id=run_id, info=engine.info(), python_exact=None, pip=pip))
         else:
             runnable.append((cell, scenario))
-    jobs = options.jobs or max(1, os.cpu_count() or 1)
-    with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
-        futures = [
-            pool.submit(
-                run_cell,
+
+    def work(cell: Cell, scenario: Scenario) -> dict[str, Any]:
+        runs = [
+            run_cell(
                 cell,
                 scenario,
                 engine=engine,
@@ -119,20 +127,72 @@ def execute(
                 run_dir=run_dir,
                 run_id=run_id,
                 python_exact=engine.check_python(cell.python),
+                timeout=options.timeout,
+                attempt=attempt,
             )
-            for cell, scenario in runnable
+            for attempt in range(max(1, options.repeat))
         ]
-        try:
-            for future in concurrent.futures.as_completed(futures):
+        return combine_repeats(runs)
+
+    jobs = options.jobs or max(1, os.cpu_count() or 1)
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=jobs)
+    futures = [pool.submit(work, cell, scenario) for cell, scenario in runnable]
+    recorded: set[concurrent.futures.Future[dict[str, Any]]] = set()
+    try:
+        for future in concurrent.futures.as_completed(futures):
+            finish(future.result())
+            recorded.add(future)
+    except BaseException:
+        for future in futures:
+            future.cancel()
+        engine.abort()
+        pool.shutdown(wait=True)
+        for future in futures:
+            if future not in recorded and future.done() and not future.cancelled() and future.exception() is None:
                 finish(future.result())
-        except BaseException:
-            # Ctrl-C or SIGTERM: nothing new starts, running cells are killed and cleaned up by
-            # their own threads, and every record already written stays as it is.
-            for future in futures:
-                future.cancel()
-            engine.abort()
-            raise
+        raise
+    pool.shutdown(wait=True)
     return RunResult(run_dir, records)
+
+
+def combine_repeats(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """One record from the repeats of a cell: `flaky` when their verdicts differ."""
+    record = dict(runs[0])
+    verdicts = [r["verdict"] for r in runs]
+    if len(runs) > 1:
+        record["repeats"] = verdicts
+        if len(set(verdicts)) > 1:
+            record.update(
+                verdict=Verdict.FLAKY.value,
+                match=False,
+                reasons=[f"verdicts differ between {len(runs)} repeats: {', '.join(verdicts)}"],
+            )
+    return record
+
+
+def _write_plan(run_dir: Path, cells: list[tuple[Cell, Scenario]], options: RunOptions) -> None:
+    plan_file = run_dir / PLAN
+    if plan_file.exists():
+        return
+    data = {
+        "cells": [c.id for c, _ in cells],
+        "scenarios": sorted({s.name for _, s in cells}),
+        "pythons": sorted({c.python for c, _ in cells}),
+        "pips": sorted({c.pip for c, _ in cells}),
+        "repeat": options.repeat,
+        "timeout": options.timeout,
+    }
+    tmp = plan_file.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=1))
+    tmp.replace(plan_file)
+
+
+def load_plan(run_dir: Path) -> dict[str, Any]:
+    try:
+        data: dict[str, Any] = json.loads((run_dir / PLAN).read_text())
+    except (OSError, ValueError):
+        raise InputError(f"--resume {run_dir}: no readable {PLAN}; pass the folder of a run to resume") from None
+    return data
 
 
 def summary_counts(records: Sequence[dict[str, Any]]) -> str:
@@ -148,7 +208,6 @@ def eprint(*parts: object) -> None:
 
 def replay_cells(run_dir: Path) -> tuple[list[tuple[Cell, Scenario]], dict[str, str]]:
     """The cells of a finished run, rebuilt from its records and scenario copies, with their verdicts."""
-    from isolation_harness.records import read_records
     from isolation_harness.repro import run_scenario
 
     records = read_records(run_dir)

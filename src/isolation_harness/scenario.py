@@ -24,8 +24,8 @@ ENV_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 PLACEHOLDERS = frozenset({"target", "project_url", "project_dir", "cell", "run", "wheelhouse"})
 FRONTENDS = ("pip",)
 OFFERS = ("vcs", "path")
-# The verdicts a scenario may expect; `error` is always the harness's fault and never expected.
-EXPECTABLE = tuple(v.value for v in Verdict if v is not Verdict.ERROR)
+# The verdicts a scenario may expect: `error` is always the harness's fault, `flaky` never a finding.
+EXPECTABLE = tuple(v.value for v in Verdict if v not in (Verdict.ERROR, Verdict.FLAKY))
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,8 @@ class Verdict(str, enum.Enum):
     BROKE = "broke"
     LEAKED = "leaked"
     HELD = "held"
+    # Not from `decide`: set when repeats of a cell (--repeat) disagree, so a flake is not a finding.
+    FLAKY = "flaky"
 
     def __str__(self) -> str:
         return self.value

@@ -77,9 +77,11 @@ class LocalEngine:
         self.keep = keep
         self._active: set[subprocess.Popen[bytes]] = set()
         self._lock = threading.Lock()
+        self._aborted = False
 
     def abort(self) -> None:
         with self._lock:
+            self._aborted = True
             running = list(self._active)
         for proc in running:
             _kill_group(proc)
@@ -132,6 +134,9 @@ class LocalEngine:
                     start_new_session=True,
                 )
                 with self._lock:
+                    if self._aborted:
+                        _kill_group(proc)
+                        raise KeyboardInterrupt
                     self._active.add(proc)
                 try:
                     code = proc.wait(timeout=job.time_limit)
@@ -144,6 +149,8 @@ class LocalEngine:
                 finally:
                     with self._lock:
                         self._active.discard(proc)
+            if self._aborted:
+                raise KeyboardInterrupt  # killed by abort(): not a result
             if code != 0:
                 return JobOutcome(False, f"the cell driver exited {code} (see driver.log)", info)
             return JobOutcome(False, None, info)
