@@ -57,6 +57,20 @@ def images(session: nox.Session) -> None:
     session.run("isolation-harness", "images", *session.posargs)
 
 
+@nox.session(default=False)
+def validate(session: nox.Session) -> None:
+    """The whole catalogue against a candidate pip and the newest release: nox -s validate -- --pip <candidate>."""
+    session.install("-e", ".")
+    session.run("isolation-harness", "validate", *session.posargs)
+
+
+@nox.session(default=False)
+def bisect(session: nox.Session) -> None:
+    """First pip release where a verdict changes: nox -s bisect -- --scenario S --python X.Y --good A --bad B."""
+    session.install("-e", ".")
+    session.run("isolation-harness", "bisect", *session.posargs)
+
+
 @nox.session(default=True)
 def lint(session: nox.Session) -> None:
     """Ruff and mypy (strict) over the package, the tests and this noxfile."""

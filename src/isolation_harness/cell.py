@@ -161,6 +161,7 @@ def run_cell(
         info=outcome.info,
         pip=wheelhouse.artifact(pip_wheel),
         artifacts=used,
+        pip_source=wheelhouse.provenance(cell.pip),
     )
     record.update(
         verdict=decision.verdict.value,
@@ -179,9 +180,25 @@ def run_cell(
 
 
 def not_applicable_record(
-    cell: Cell, scenario: Scenario, *, run_id: str, info: EngineInfo, python_exact: str | None, pip: Artifact | None
+    cell: Cell,
+    scenario: Scenario,
+    *,
+    run_id: str,
+    info: EngineInfo,
+    python_exact: str | None,
+    pip: Artifact | None,
+    pip_source: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    record = base_record(cell, scenario, run_id=run_id, python_exact=python_exact, info=info, pip=pip, artifacts=[])
+    record = base_record(
+        cell,
+        scenario,
+        run_id=run_id,
+        python_exact=python_exact,
+        info=info,
+        pip=pip,
+        artifacts=[],
+        pip_source=pip_source,
+    )
     now = _now()
     record.update(
         verdict=Verdict.NOT_APPLICABLE.value,
@@ -205,6 +222,7 @@ def base_record(
     info: EngineInfo,
     pip: Artifact | None,
     artifacts: list[Artifact],
+    pip_source: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     return {
         "format": RECORD_FORMAT,
@@ -216,7 +234,8 @@ def base_record(
         "python": {"axis": cell.python, "exact": python_exact},
         "pip": {
             "version": cell.pip,
-            "source": "pypi",
+            # "pypi" for releases; for candidates: kind, origin, commit and any pyproject-hooks overlay
+            "source": pip_source or "pypi",
             "wheel": pip.file if pip else None,
             "sha256": pip.sha256 if pip else None,
         },

@@ -10,6 +10,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from packaging.version import Version
+
 from isolation_harness import __version__
 from isolation_harness.engines import Engine, select_engine
 from isolation_harness.errors import HarnessError, InputError
@@ -51,7 +53,19 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--repeat", type=int, default=1, metavar="N", help="run each cell N times; disagreeing is flaky")
     run.add_argument("--timeout", type=int, default=None, metavar="S", help="per-run time limit (overrides scenarios)")
     run.add_argument("--python", action="append", default=[], metavar="X.Y", help="narrow to these Pythons")
-    run.add_argument("--pip", action="append", default=[], metavar="VER", help="narrow to these pip releases")
+    run.add_argument(
+        "--pip",
+        action="append",
+        default=[],
+        metavar="PIP",
+        help="a release, a wheel file, a source folder or git+URL@ref (repeatable)",
+    )
+    run.add_argument(
+        "--pyproject-hooks",
+        default=None,
+        metavar="HOOKS",
+        help="overlay this pyproject-hooks (release, wheel or folder) onto each --pip's vendored copy",
+    )
     run.add_argument("--scenarios-dir", type=Path, default=Path("scenarios"))
     run.add_argument("--matrix", type=Path, default=Path("matrix.yaml"))
     _engine_options(run)
@@ -79,6 +93,25 @@ def _parser() -> argparse.ArgumentParser:
     repro.add_argument("cell", help="the cell id, e.g. metapath/py3.12/pip24.0/pip")
     repro.add_argument("--wheelhouse", type=Path, default=None)
 
+    bis = sub.add_parser("bisect", help="the first pip release where a scenario's verdict changes")
+    bis.add_argument("--scenario", required=True)
+    bis.add_argument("--python", required=True, metavar="X.Y")
+    bis.add_argument("--good", required=True, metavar="VER", help="the older release (one verdict)")
+    bis.add_argument("--bad", required=True, metavar="VER", help="the newer release (another verdict)")
+    bis.add_argument("--scenarios-dir", type=Path, default=Path("scenarios"))
+    bis.add_argument("--matrix", type=Path, default=Path("matrix.yaml"))
+    _engine_options(bis)
+
+    val = sub.add_parser("validate", help="the whole catalogue against a candidate pip and the newest release")
+    val.add_argument("--pip", required=True, metavar="PIP", help="the candidate: release, wheel, folder or git+URL@ref")
+    val.add_argument("--pyproject-hooks", default=None, metavar="HOOKS")
+    val.add_argument("--against", default=None, metavar="VER", help="the baseline release (default: newest in matrix)")
+    val.add_argument("--python", action="append", default=[], metavar="X.Y")
+    val.add_argument("--scenario", action="append", default=[], metavar="NAME", help="default: every scenario")
+    val.add_argument("--scenarios-dir", type=Path, default=Path("scenarios"))
+    val.add_argument("--matrix", type=Path, default=Path("matrix.yaml"))
+    _engine_options(val)
+
     replay = sub.add_parser("replay", help="run a finished run's cells again and list verdicts that differ")
     replay.add_argument("run_dir", type=Path)
     _engine_options(replay)
@@ -97,6 +130,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "repro": _repro,
             "run": _run,
             "replay": _replay,
+            "bisect": _bisect,
+            "validate": _validate,
         }[args.command]
         return handler(args)
     except HarnessError as exc:
@@ -225,6 +260,8 @@ def _run(args: argparse.Namespace) -> int:
     matrix = load_matrix(args.matrix)
     engine = _engine(args)
     wheelhouse = Wheelhouse(args.wheelhouse or default_location())
+    if args.resume is None:
+        pips = _candidates(args, wheelhouse)
     options = RunOptions(pythons=pythons, pips=pips, jobs=args.jobs, out=args.out)
     cells = prepare(scenarios, matrix, engine, wheelhouse, options)
     if wanted is not None:
@@ -233,6 +270,74 @@ def _run(args: argparse.Namespace) -> int:
     print(verdict_table(result.records))
     print(f"\n{summary_counts(result.records)}; records in {result.run_dir / 'results.jsonl'}")
     return 0 if result.all_matched else 1
+
+
+def _candidates(args: argparse.Namespace, wheelhouse: Wheelhouse) -> list[str]:
+    """Resolve --pip values (building non-releases once) and apply any pyproject-hooks overlay."""
+    from isolation_harness.pipsource import is_release, resolve_pip
+
+    if args.pyproject_hooks and not args.pip:
+        raise InputError("--pyproject-hooks needs --pip: name the pip releases or candidates to overlay")
+    labels = []
+    for value in args.pip:
+        if is_release(value) and not args.pyproject_hooks:
+            labels.append(value)  # checked and downloaded when the cells are planned
+        else:
+            labels.append(resolve_pip(value, wheelhouse, hooks=args.pyproject_hooks).label)
+    return labels
+
+
+def _bisect(args: argparse.Namespace) -> int:
+    from isolation_harness.bisect import bisect, pip_releases
+
+    scenario = find_scenario(args.scenarios_dir, args.scenario)
+    matrix = load_matrix(args.matrix)
+    releases = pip_releases(args.good, args.bad)
+    engine = _engine(args)
+    wheelhouse = Wheelhouse(args.wheelhouse or default_location())
+    run_id = f"bisect-{new_run_id([scenario])}"
+    eprint(f"isolation-harness: bisecting {len(releases)} releases {args.good}..{args.bad} on Python {args.python}")
+
+    def verdict_of(pip: str) -> str:
+        options = RunOptions(pythons=[args.python], pips=[pip], jobs=1, out=args.out)
+        cells = prepare([scenario], matrix, engine, wheelhouse, options)
+        record = execute(cells, engine=engine, wheelhouse=wheelhouse, options=options, run_id=run_id).records[-1]
+        eprint(f"  pip {pip}: {record['verdict']}")
+        return str(record["verdict"])
+
+    result = bisect(releases, verdict_of)
+    print(
+        f"first pip release with a different verdict: {result.first_changed} "
+        f"({result.last_same}: {result.good_verdict}, {result.first_changed}: {result.changed_verdict})"
+    )
+    print(f"{len(result.probes)} cells run for {len(releases)} releases; records in {args.out / run_id}")
+    return 0
+
+
+def _validate(args: argparse.Namespace) -> int:
+    """The catalogue with the candidate and with the baseline release, then compare (exit 1 on regression)."""
+    from isolation_harness.compare import compare, render
+
+    folder = args.scenarios_dir
+    scenarios = [find_scenario(folder, n) for n in args.scenario] or list(load_scenarios(folder).values())
+    matrix = load_matrix(args.matrix)
+    engine = _engine(args)
+    wheelhouse = Wheelhouse(args.wheelhouse or default_location())
+    candidate = _candidates(argparse.Namespace(pip=[args.pip], pyproject_hooks=args.pyproject_hooks), wheelhouse)
+    baseline = args.against or max(matrix.pips, key=Version)
+    results = {}
+    for name, pips in (("baseline", [baseline]), ("candidate", candidate)):
+        options = RunOptions(pythons=args.python, pips=pips, jobs=args.jobs, out=args.out)
+        cells = prepare(scenarios, matrix, engine, wheelhouse, options)
+        run_id = f"validate-{name}-{new_run_id(scenarios)}"
+        results[name] = _execute(args, engine, cells, run_id, wheelhouse)
+        print(f"{name} (pip {pips[0]}): {summary_counts(results[name].records)}; {results[name].run_dir}")
+    changes, unmatched = compare(results["baseline"].records, results["candidate"].records)
+    print(verdict_table(results["candidate"].records))
+    print()
+    print(f"candidate pip {candidate[0]} against pip {baseline}:")
+    print(render(changes, unmatched))
+    return 1 if any(c.kind == "regression" for c in changes) else 0
 
 
 def _replay(args: argparse.Namespace) -> int:

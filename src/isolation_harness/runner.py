@@ -112,7 +112,17 @@ def execute(
     for cell, scenario in todo:
         if cell.not_applicable is not None:
             pip = wheelhouse.artifact(wheelhouse.pip_wheel(cell.pip))
-            finish(not_applicable_record(cell, scenario, run_id=run_id, info=engine.info(), python_exact=None, pip=pip))
+            finish(
+                not_applicable_record(
+                    cell,
+                    scenario,
+                    run_id=run_id,
+                    info=engine.info(),
+                    python_exact=None,
+                    pip=pip,
+                    pip_source=wheelhouse.provenance(cell.pip),
+                )
+            )
         else:
             runnable.append((cell, scenario))
 

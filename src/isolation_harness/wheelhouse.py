@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from email.parser import Parser
 from pathlib import Path
+from typing import Any
 
 from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
@@ -66,10 +67,15 @@ class Wheelhouse:
 
     # -- pip releases ---------------------------------------------------------------------------
     def pip_wheel(self, version: str) -> Path:
-        """The wheel of one pip release, downloaded on first use."""
-        files = self._resolved(
+        """The wheel of one pip release, downloaded on first use, or of a registered candidate."""
+        if "+" in version:  # a candidate built or overlaid on the host: see pipsource.py
+            entry = self._index_entry(f"pip=={version}")
+            if entry is None:
+                raise InputError(f"--pip {version}: no such candidate in {self.root}; pass its source again")
+            return self.root / str(entry["files"][0])
+        files = self.download(
+            ["--no-deps", f"pip=={version}"],
             key=f"pip=={version}",
-            args=["--no-deps", f"pip=={version}"],
             failure=f"--pip {version}: pip {version} could not be downloaded from the index; "
             "check the release exists (pip index versions pip) or fix matrix.yaml",
         )
@@ -91,15 +97,51 @@ class Wheelhouse:
         reqs = sorted(set(requirements))
         if not reqs:
             return []
-        files = self._resolved(
+        files = self.download(
+            ["--only-binary=:all:", "--python-version", python, "--implementation", "cp", *reqs],
             key=f"py{python}:" + ";".join(reqs),
-            args=["--only-binary=:all:", "--python-version", python, "--implementation", "cp", *reqs],
             failure=f"build requirements {', '.join(reqs)} could not be resolved for Python {python}",
         )
         return [self.root / f for f in files]
 
-    def _resolved(self, *, key: str, args: list[str], failure: str) -> list[str]:
-        index_file = self._index_dir / (hashlib.sha256(key.encode()).hexdigest()[:24] + ".json")
+    # -- candidates built on the host --------------------------------------------------------------
+    def register_pip(self, label: str, wheel: Path, *, source: dict[str, Any]) -> Path:
+        """Keep a non-release pip wheel under its label, with where it came from."""
+        dest = self.root / f"pip-{label}-py3-none-any.whl"
+        with self._lock:
+            _atomic_write_bytes(dest, wheel.read_bytes())
+            _atomic_write(
+                self._index_file(f"pip=={label}"),
+                json.dumps({"key": f"pip=={label}", "files": [dest.name], "source": source}, indent=1),
+            )
+        return dest
+
+    def provenance(self, label: str) -> dict[str, Any] | None:
+        """Where a non-release pip came from (None for releases from the index)."""
+        entry = self._index_entry(f"pip=={label}")
+        source = entry.get("source") if entry else None
+        return source if isinstance(source, dict) else None
+
+    def add_file(self, path: Path) -> Path:
+        dest = self.root / path.name
+        with self._lock:
+            if not dest.exists() or dest.read_bytes() != path.read_bytes():
+                _atomic_write_bytes(dest, path.read_bytes())
+        return dest
+
+    def _index_file(self, key: str) -> Path:
+        return self._index_dir / (hashlib.sha256(key.encode()).hexdigest()[:24] + ".json")
+
+    def _index_entry(self, key: str) -> dict[str, Any] | None:
+        try:
+            entry: dict[str, Any] = json.loads(self._index_file(key).read_text())
+        except (OSError, ValueError):
+            return None
+        return entry
+
+    def download(self, args: list[str], *, key: str, failure: str) -> list[str]:
+        """``pip download`` once per key; later calls return the files recorded the first time."""
+        index_file = self._index_file(key)
         with self._lock:
             if index_file.exists():
                 cached: list[str] = json.loads(index_file.read_text())["files"]

@@ -1,0 +1,184 @@
+"""Bisection, pip candidates and pyproject-hooks overlays."""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from isolation_harness.bisect import bisect, pip_releases
+from isolation_harness.errors import InputError
+from isolation_harness.records import read_records
+
+from .conftest import ROOT
+
+PY = "3.11"
+
+
+@pytest.mark.parametrize("size", [2, 3, 8, 70])
+def test_bisect_agrees_with_a_linear_scan(size: int) -> None:
+    items = [f"v{i}" for i in range(size)]
+    for change in range(1, size):
+
+        def verdict_of(item: str, change: int = change) -> str:
+            return "broke" if items.index(item) < change else "leaked"
+
+        result = bisect(items, verdict_of)
+        linear = next(i for i in items if verdict_of(i) != verdict_of(items[0]))
+        assert result.first_changed == linear == items[change]
+        assert len(result.probes) <= 2 + math.ceil(math.log2(size))
+
+
+def test_bisect_refuses_equal_ends() -> None:
+    with pytest.raises(InputError, match="the verdict is held at both v0 and v1: nothing to bisect"):
+        bisect(["v0", "v1"], lambda item: "held")
+
+
+def test_release_list_is_final_releases_between_the_ends() -> None:
+    available = ["25.0.1", "25.0", "25.0b1", "24.3.1", "24.3", "24.2", "23.0"]
+    assert pip_releases("24.2", "25.0", available=available) == ["24.2", "24.3", "24.3.1", "25.0"]
+    with pytest.raises(InputError, match=r"pip 24\.4 is not a release"):
+        pip_releases("24.2", "24.4", available=available)
+    with pytest.raises(InputError, match="must be older"):
+        pip_releases("25.0", "24.2", available=available)
+
+
+def cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "isolation_harness", *args], cwd=cwd, capture_output=True, text=True, check=False
+    )
+
+
+@pytest.mark.engine
+def test_bisect_metapath_matches_linear_scan(tmp_path: Path) -> None:
+    releases = pip_releases("24.0", "25.0.1")
+    args = ["run", "--scenario", "metapath", "--engine", "local", "--python", PY, "--out", str(tmp_path / "scan")]
+    for pip in releases:
+        args += ["--pip", pip]
+    cli(*args)
+    (scan_dir,) = (tmp_path / "scan").iterdir()
+    scan = {r["pip"]["version"]: r["verdict"] for r in read_records(scan_dir)}
+    first = next(p for p in releases if scan[p] != scan[releases[0]])
+    assert first == "25.0"  # pip 25.0 is the first release vendoring pyproject-hooks >= 1.1
+    proc = cli(
+        "bisect",
+        "--scenario",
+        "metapath",
+        "--python",
+        PY,
+        "--good",
+        "24.0",
+        "--bad",
+        "25.0.1",
+        "--engine",
+        "local",
+        "--out",
+        str(tmp_path / "bisect"),
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert f"first pip release with a different verdict: {first} (24.3.1: broke, 25.0: leaked)" in proc.stdout
+    (bisect_dir,) = (tmp_path / "bisect").iterdir()
+    probed = read_records(bisect_dir)
+    assert len(probed) <= 2 + math.ceil(math.log2(len(releases))) < len(releases)
+    assert all(scan[r["pip"]["version"]] == r["verdict"] for r in probed)  # the evidence agrees cell by cell
+
+
+@pytest.mark.engine
+def test_pyproject_hooks_overlay_changes_an_older_pips_verdict(tmp_path: Path) -> None:
+    proc = cli(
+        "run",
+        "--scenario",
+        "metapath",
+        "--engine",
+        "local",
+        "--python",
+        PY,
+        "--pip",
+        "24.3.1",
+        "--pyproject-hooks",
+        "1.1.0",
+        "--out",
+        str(tmp_path),
+    )
+    (run_dir,) = tmp_path.iterdir()
+    (record,) = read_records(run_dir)
+    assert record["pip"]["version"] == "24.3.1+hooks1.1.0"
+    overlay = record["pip"]["source"]["overlay"]
+    assert (overlay["pyproject_hooks"], overlay["replaced"]) == ("1.1.0", "1.0.0")
+    assert len(overlay["sha256"]) == 64
+    assert record["verdict"] == "leaked"  # plain pip 24.3.1 is `broke`: see test_e2e_local
+    assert record["experiment"]["backend_in_backend_path"] is True
+    assert proc.returncode == 1  # unexpected for a 24.3.1 label, and the run says so
+    proc = cli(
+        "run",
+        "--scenario",
+        "metapath",
+        "--engine",
+        "local",
+        "--python",
+        PY,
+        "--pip",
+        "22.3.1",
+        "--pyproject-hooks",
+        "1.1.0",
+        "--out",
+        str(tmp_path),
+    )
+    assert proc.returncode == 2
+    assert "pip 22.3.1 vendors pep517, not pyproject_hooks" in proc.stderr
+
+
+@pytest.mark.engine
+def test_validate_a_pip_built_from_a_local_git_checkout(tmp_path: Path) -> None:
+    """A pip checkout made from a release's sdist (no clone at hand), through validate end to end."""
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "-q",
+            "--no-binary",
+            ":all:",
+            "--no-deps",
+            "pip==25.0",
+            "-d",
+            str(tmp_path),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    with tarfile.open(tmp_path / "pip-25.0.tar.gz") as tar:
+        tar.extractall(tmp_path, filter="data")
+    checkout = tmp_path / "pip-25.0"
+    git = ["git", "-C", str(checkout), "-c", "user.name=t", "-c", "user.email=t@invalid"]
+    subprocess.run(["git", "init", "-q", str(checkout)], check=True)
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-qm", "pip 25.0 from its sdist"], check=True)
+    head = subprocess.run([*git, "rev-parse", "HEAD"], check=True, capture_output=True, text=True).stdout.strip()
+    proc = cli(
+        "validate",
+        "--pip",
+        str(checkout),
+        "--python",
+        PY,
+        "--against",
+        "24.3.1",
+        "--engine",
+        "local",
+        "--out",
+        str(tmp_path / "out"),
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Regressions: 0" in proc.stdout
+    assert "Fixes: 1\n  metapath/py3.11/pip24.3.1/pip: broke -> leaked" in proc.stdout
+    (candidate_dir,) = (tmp_path / "out").glob("validate-candidate-*")
+    records = read_records(candidate_dir)
+    assert {r["pip"]["version"] for r in records} == {f"25.0+checkout.{head[:8]}"}
+    source = records[0]["pip"]["source"]
+    assert (source["kind"], source["commit"], source["origin"]) == ("checkout", head, str(checkout))
+    assert len(records[0]["pip"]["sha256"]) == 64
