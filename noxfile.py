@@ -71,6 +71,13 @@ def bisect(session: nox.Session) -> None:
     session.run("isolation-harness", "bisect", *session.posargs)
 
 
+@nox.session(default=False)
+def shards(session: nox.Session) -> None:
+    """Print the GitHub job matrix (JSON) for the catalogue: one shard per scenario and Python."""
+    session.install("-e", ".", silent=True)
+    session.run("isolation-harness", "shards", *session.posargs, silent=False)
+
+
 @nox.session(default=True)
 def lint(session: nox.Session) -> None:
     """Ruff and mypy (strict) over the package, the tests and this noxfile."""

@@ -87,7 +87,7 @@ def _rgb(hex_colour: str) -> str:
 
 
 def test_html_report_renders_in_chromium(runs: tuple[RunResult, RunResult], tmp_path: Path) -> None:
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
     require_engine("chromium", chromium is not None)
     assert chromium is not None
     newer = runs[1]

@@ -112,6 +112,16 @@ def _parser() -> argparse.ArgumentParser:
     val.add_argument("--matrix", type=Path, default=Path("matrix.yaml"))
     _engine_options(val)
 
+    shards = sub.add_parser("shards", help="print the GitHub job matrix (JSON) of the catalogue, one job a shard")
+    shards.add_argument("--scenario", action="append", default=[], metavar="NAME", help="default: every scenario")
+    shards.add_argument("--python", action="append", default=[], metavar="X.Y")
+    shards.add_argument("--scenarios-dir", type=Path, default=Path("scenarios"))
+    shards.add_argument("--matrix", type=Path, default=Path("matrix.yaml"))
+
+    merge = sub.add_parser("merge", help="join the records of shard runs into one run folder")
+    merge.add_argument("run_dirs", type=Path, nargs="+")
+    merge.add_argument("--out", type=Path, required=True, help="the new run folder")
+
     replay = sub.add_parser("replay", help="run a finished run's cells again and list verdicts that differ")
     replay.add_argument("run_dir", type=Path)
     _engine_options(replay)
@@ -131,6 +141,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "run": _run,
             "replay": _replay,
             "bisect": _bisect,
+            "shards": _shards,
+            "merge": _merge,
             "validate": _validate,
         }[args.command]
         return handler(args)
@@ -338,6 +350,26 @@ def _validate(args: argparse.Namespace) -> int:
     print(f"candidate pip {candidate[0]} against pip {baseline}:")
     print(render(changes, unmatched))
     return 1 if any(c.kind == "regression" for c in changes) else 0
+
+
+def _shards(args: argparse.Namespace) -> int:
+    import json
+
+    from isolation_harness.shards import shard_matrix
+
+    folder = args.scenarios_dir
+    scenarios = [find_scenario(folder, n) for n in args.scenario] or list(load_scenarios(folder).values())
+    print(json.dumps(shard_matrix(scenarios, load_matrix(args.matrix), pythons=args.python)))
+    return 0
+
+
+def _merge(args: argparse.Namespace) -> int:
+    from isolation_harness.shards import merge
+
+    records = merge(args.run_dirs, args.out)
+    print(verdict_table(records))
+    print(f"\nmerged {len(records)} cells from {len(args.run_dirs)} runs into {args.out}")
+    return 0 if all(r["match"] for r in records) else 1
 
 
 def _replay(args: argparse.Namespace) -> int:

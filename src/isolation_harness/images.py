@@ -10,6 +10,7 @@ Images are reused when present; the image id and the exact interpreter version g
 from __future__ import annotations
 
 import io
+import os
 import re
 import shutil
 import subprocess
@@ -75,9 +76,14 @@ class ImageBuilder:
         return _describe(found, python)
 
     def _build(self, python: str) -> Image:
-        exe = find_interpreter(python)
+        # auto: the local recipe when this machine has the interpreter (offline machines), else slim.
+        # CI runners set ISOLATION_HARNESS_IMAGE_RECIPE=slim: their system Pythons are not pyenv builds.
+        recipe = os.environ.get("ISOLATION_HARNESS_IMAGE_RECIPE", "auto")
+        exe = find_interpreter(python) if recipe in ("auto", "local") else None
         if exe is not None:
             return self._build_local(python, exe)
+        if recipe == "local":
+            raise InputError(f"--python {python}: ISOLATION_HARNESS_IMAGE_RECIPE=local but no local interpreter")
         return self._build_slim(python)
 
     def _build_local(self, python: str, exe: Path) -> Image:
