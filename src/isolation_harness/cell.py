@@ -35,6 +35,11 @@ else:  # pragma: no cover - nox itself needs 3.10+, where tomli stands in
 SETUP_ALLOWANCE = 180.0
 
 
+def parse_toml(text: str) -> dict[str, Any]:
+    data: dict[str, Any] = tomllib.loads(text)
+    return data
+
+
 def build_requirements(scenario: Scenario) -> list[str]:
     """The project's declared build requirements (the probe is added to them for the cell)."""
     data = _pyproject(scenario)
@@ -59,24 +64,29 @@ def _pyproject(scenario: Scenario) -> dict[str, Any]:
 
 
 def with_probe(scenario: Scenario) -> str:
-    """pyproject.toml with the probe added to ``build-system.requires``.
+    """pyproject.toml of the scenario's project with the probe added to ``build-system.requires``."""
+    where = f"{scenario.source}: key 'project.files.pyproject.toml'"
+    return insert_probe(scenario.project.file_map["pyproject.toml"], where)
 
-    Only that array changes, textually, so the rest of the file stays byte-for-byte what the scenario
-    wrote; the result is parsed again to prove the edit did what it should.
+
+def insert_probe(text: str, where: str) -> str:
+    """Add the probe to the ``build-system.requires`` array of a pyproject.toml text.
+
+    Only that array changes, textually, so the rest of the file stays byte-for-byte as written; the
+    result is parsed again to prove the edit did what it should.
     """
-    text = scenario.project.file_map["pyproject.toml"]
     probe = probe_requirement()
     section = re.search(r"(?ms)^\[build-system\][ \t]*\n(.*?)(?=^\[|\Z)", text)
     match = re.search(r"(?m)^requires[ \t]*=[ \t]*\[", section.group(1)) if section else None
     if section is None or match is None:
         raise ConfigError(
-            f"{scenario.source}: key 'project.files.pyproject.toml': needs a [build-system] table with a "
-            "'requires = [...]' array, so the probe can join the build requirements"
+            f"{where}: needs a [build-system] table with a 'requires = [...]' array, so the probe can join "
+            "the build requirements"
         )
     at = section.start(1) + match.end()
     edited = f'{text[:at]}"{probe}", {text[at:]}'
     if tomllib.loads(edited)["build-system"]["requires"][0] != probe:
-        raise ConfigError(f"{scenario.source}: key 'project.files.pyproject.toml': could not add the probe to requires")
+        raise ConfigError(f"{where}: could not add the probe to requires")
     return edited
 
 

@@ -122,6 +122,19 @@ def _parser() -> argparse.ArgumentParser:
     merge.add_argument("run_dirs", type=Path, nargs="+")
     merge.add_argument("--out", type=Path, required=True, help="the new run folder")
 
+    diag = sub.add_parser(
+        "diagnose", help="what did a project's isolated build see, in your environment and a clean one"
+    )
+    diag.add_argument("project", help="a project folder, an sdist, or a git+URL")
+    diag.add_argument("--env-python", default=None, help="the environment to diagnose (default: python3 on PATH)")
+    diag.add_argument("--frontend", default="pip", choices=("pip",))
+    diag.add_argument("--pip", default=None, help="pip release for the clean build (default: the environment's)")
+    diag.add_argument(
+        "--python", default=None, metavar="X.Y", help="Python for the clean build (default: the environment's)"
+    )
+    diag.add_argument("--json", action="store_true", help="print the diagnosis as a JSON record")
+    _engine_options(diag)
+
     replay = sub.add_parser("replay", help="run a finished run's cells again and list verdicts that differ")
     replay.add_argument("run_dir", type=Path)
     _engine_options(replay)
@@ -143,6 +156,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "bisect": _bisect,
             "shards": _shards,
             "merge": _merge,
+            "diagnose": _diagnose,
             "validate": _validate,
         }[args.command]
         return handler(args)
@@ -370,6 +384,24 @@ def _merge(args: argparse.Namespace) -> int:
     print(verdict_table(records))
     print(f"\nmerged {len(records)} cells from {len(args.run_dirs)} runs into {args.out}")
     return 0 if all(r["match"] for r in records) else 1
+
+
+def _diagnose(args: argparse.Namespace) -> int:
+    import json
+    import shutil
+
+    from isolation_harness.diagnose import account, run_diagnosis
+
+    env_python = args.env_python or shutil.which("python3") or shutil.which("python")
+    if env_python is None:
+        raise InputError("--env-python: no python3 on PATH; name the environment's interpreter")
+    engine = _engine(args)
+    wheelhouse = Wheelhouse(args.wheelhouse or default_location())
+    diagnosis = run_diagnosis(
+        args.project, env_python=env_python, python=args.python, pip=args.pip, engine=engine, wheelhouse=wheelhouse
+    )
+    print(json.dumps(diagnosis.record(), indent=1, default=str) if args.json else account(diagnosis))
+    return 0 if diagnosis.verdict.value == "held" else 1
 
 
 def _replay(args: argparse.Namespace) -> int:

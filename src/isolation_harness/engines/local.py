@@ -160,6 +160,13 @@ class LocalEngine:
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM first: the driver passes it on to the action's own process group (pip and its build
+    subprocesses), which a kill of the driver's group alone would leave running in the cell folder."""
     with contextlib.suppress(OSError):
-        os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(OSError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()

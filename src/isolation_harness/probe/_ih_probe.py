@@ -57,6 +57,19 @@ def _non_stdlib_modules():  # type: () -> dict[str, str]
     return out
 
 
+def _distributions():  # type: () -> list[str]
+    """Installed distributions visible on sys.path (name-version of each .dist-info), read from the
+    folder names only: importing importlib.metadata here could change what the build sees."""
+    found = []  # type: list[str]
+    for entry in sys.path:
+        try:
+            names = os.listdir(entry) if os.path.isdir(entry) else []
+        except OSError:
+            continue
+        found.extend("%s (%s)" % (n[: -len(".dist-info")], entry) for n in names if n.endswith(".dist-info"))
+    return found
+
+
 def _report():  # type: () -> None
     target = os.environ.get("ISOLATION_PROBE_DIR")
     if not target:
@@ -78,6 +91,7 @@ def _report():  # type: () -> None
         "sys_path_at_start": _START.get("sys_path", []),
         "sys_path": list(sys.path),
         "modules": _non_stdlib_modules(),
+        "distributions": _distributions(),
         "env_at_start": _START.get("env", {}),
     }
     try:

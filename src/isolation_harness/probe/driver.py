@@ -34,6 +34,20 @@ GIT_ENV = {
 }
 
 
+# The action running now: each runs in its own process group (so a time limit kills all of pip's
+# processes), which the engine's kill of the driver's group does not reach; SIGTERM passes it on.
+_RUNNING = []  # type: list[subprocess.Popen[bytes]]
+
+
+def _on_term(signum, frame):  # type: (int, object) -> None
+    for proc in list(_RUNNING):
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except OSError:
+            pass
+    os._exit(128 + signum)
+
+
 def _write(path, text):  # type: (str, str) -> None
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, "w") as fh:
@@ -56,6 +70,7 @@ def _run(argv, env, cwd, log_path, timeout):  # type: (list[str], dict[str, str]
             stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
+        _RUNNING.append(proc)
         try:
             code = proc.wait(timeout=timeout)  # type: int | None
         except subprocess.TimeoutExpired:
@@ -67,6 +82,8 @@ def _run(argv, env, cwd, log_path, timeout):  # type: (list[str], dict[str, str]
             proc.wait()
             code = None
             log.write(("\n[isolation-harness] killed after %.0f s time limit\n" % timeout).encode())
+        finally:
+            _RUNNING.remove(proc)
     return {"argv": argv, "exit_code": code, "timed_out": timed_out, "duration": round(time.monotonic() - start, 3)}
 
 
@@ -120,6 +137,7 @@ def _editable_finder(module, editable_dir, purelib):  # type: (str, str, str) ->
 
 
 def main(spec_path):  # type: (str) -> int
+    signal.signal(signal.SIGTERM, _on_term)
     with open(spec_path) as fh:
         spec = json.load(fh)
     cell = spec["cell_dir"]
@@ -204,6 +222,9 @@ def main(spec_path):  # type: (str) -> int
 
     # 3. the control: the same action in the same fresh environment, before any contamination
     action("control", {})
+    if spec.get("control_only"):  # diagnose: only the clean build is wanted
+        result["roots"] = {"host": [purelib, home], "frontend": [os.path.join(purelib, "pip")], "project": src}
+        return _finish(result, out)
     # 4. the contamination, step by step
     experiment_env = {}  # type: dict[str, str]
     editable_dir = os.path.join(cell, "editable", project["name"])

@@ -1,0 +1,393 @@
+"""Diagnose a real project: what did its isolated build actually see?
+
+Builds the user's project twice with the probe: once with the user's own environment as it is (its
+interpreter, its pip, its .pth files, environment variables and pip configuration: whatever
+contamination it has), and once in a clean cell. It never changes the user's environment: the project
+is copied, wheels go to a temporary folder, and pip's cache is not used. This replaces editing pip's
+vendored ``_in_process.py`` to print ``sys.path`` (see ../shared/seeds/000 and pypa/pip#11812).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import subprocess
+import tarfile
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from isolation_harness.cell import SETUP_ALLOWANCE, insert_probe, parse_toml
+from isolation_harness.engines import CellJob, Engine
+from isolation_harness.errors import InputError
+from isolation_harness.evidence import RunFacts, analyze_run, is_hook_process
+from isolation_harness.probe import CANARY_MODULE
+from isolation_harness.verdict import RunSummary, Verdict, decide
+from isolation_harness.wheelhouse import Wheelhouse
+
+# pip settings that reach the pip subprocess installing build dependencies (pip #11275, #12744, #9404)
+REACHING_SETTINGS = (
+    "constraint",
+    "target",
+    "no-deps",
+    "prefix",
+    "user",
+    "no-build-isolation",
+    "only-binary",
+    "no-binary",
+    "require-hashes",
+    "root",
+    "home",
+)
+MAX_PROJECT_BYTES = 20_000_000
+# The user's environment is only read: no bytecode written into it, no self-check of pip's version.
+_HANDS_OFF = {"PYTHONDONTWRITEBYTECODE": "1", "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+TIMEOUT = 600
+
+
+@dataclass(frozen=True)
+class UserEnv:
+    python: str
+    version: str
+    pip: str
+    purelib: str
+    user_site: str
+    pth_files: dict[str, list[str]]  # path -> lines
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    project: str
+    backend: str
+    user: RunFacts
+    clean: RunFacts | None
+    verdict: Verdict
+    reasons: tuple[str, ...]
+    cause: str
+    traced: tuple[str, ...]
+    settings: tuple[str, ...]
+    requirements_user: tuple[str, ...]
+    requirements_clean: tuple[str, ...]
+    env: UserEnv
+
+    def record(self) -> dict[str, Any]:
+        return dataclasses.asdict(self) | {"verdict": self.verdict.value}
+
+
+def inspect_env(python: str) -> UserEnv:
+    code = (
+        "import json, site, sys, sysconfig, os\n"
+        "import pip\n"
+        "pure = sysconfig.get_paths()['purelib']\n"
+        "dirs = [pure, site.getusersitepackages()] + [p for p in sys.path if p.endswith('-packages')]\n"
+        "pth = {}\n"
+        "for d in dict.fromkeys(dirs):\n"
+        "    if os.path.isdir(d):\n"
+        "        for n in sorted(os.listdir(d)):\n"
+        "            if n.endswith('.pth'):\n"
+        "                p = os.path.join(d, n)\n"
+        "                pth[p] = open(p, errors='replace').read().splitlines()\n"
+        "print(json.dumps({'version': '.'.join(map(str, sys.version_info[:3])), 'pip': pip.__version__,\n"
+        "  'purelib': pure, 'user_site': site.getusersitepackages(), 'pth': pth}))\n"
+    )
+    try:
+        proc = subprocess.run(
+            [python, "-c", code],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
+            env=dict(os.environ, **_HANDS_OFF),
+        )
+    except OSError as exc:
+        raise InputError(f"--env-python {python}: cannot run it ({exc.strerror})") from None
+    if proc.returncode != 0:
+        raise InputError(
+            f"--env-python {python}: has no working pip ({(proc.stderr.strip().splitlines() or ['?'])[-1]})"
+        )
+    data = json.loads(proc.stdout)
+    return UserEnv(python, data["version"], data["pip"], data["purelib"], data["user_site"], data["pth"])
+
+
+def prepare_project(source: str, dest: Path) -> tuple[Path, str]:
+    """Copy the project (folder, sdist or VCS URL) into ``dest`` and add the probe to its build requirements.
+
+    Returns the folder and how to offer it to pip: a path, or a git+file URL for VCS sources, so the
+    build takes the same route through pip as the user's.
+    """
+    project = dest / "project"
+    if source.startswith("git+"):
+        url, _, ref = source[4:].partition("#")[0].rpartition("@") if "@" in source[4:] else (source[4:], "", "")
+        url = url or source[4:].partition("#")[0]
+        _run(["git", "clone", "-q", url, str(project)], source)
+        if ref:
+            _run(["git", "-C", str(project), "checkout", "-q", ref], source)
+    elif Path(source).is_dir():
+        shutil.copytree(source, project, symlinks=True, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    elif Path(source).is_file() and source.endswith((".tar.gz", ".zip")):
+        unpack = dest / "unpack"
+        if source.endswith(".zip"):
+            with zipfile.ZipFile(source) as zf:
+                zf.extractall(unpack)
+        else:
+            with tarfile.open(source) as tar:
+                tar.extractall(unpack, filter="data")
+        (top,) = list(unpack.iterdir()) or [unpack]
+        shutil.move(str(top), project)
+    else:
+        raise InputError(f"diagnose {source}: not a project folder, an sdist (.tar.gz/.zip) or a git+URL")
+    pyproject = project / "pyproject.toml"
+    if not pyproject.is_file():
+        raise InputError(f"diagnose {source}: no pyproject.toml; the probe joins the [build-system] requirements")
+    text = pyproject.read_text()
+    data = parse_toml(text)
+    if "requires" not in data.get("build-system", {}):
+        raise InputError(f"diagnose {source}: pyproject.toml has no [build-system] requires; add one")
+    pyproject.write_text(insert_probe(text, str(pyproject)))
+    if source.startswith("git+"):
+        git = ["git", "-C", str(project), "-c", "user.name=isolation-harness", "-c", "user.email=harness@invalid"]
+        _run([*git, "commit", "-q", "-am", "isolation-harness probe"], source)
+        name = data.get("project", {}).get("name", "project")
+        return project, f"git+file://{project}#egg={name}"
+    return project, str(project)
+
+
+def user_build(env: UserEnv, offer: str, wheelhouse: Wheelhouse, work: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Build with the user's interpreter and pip as they are; returns the raw run and the roots."""
+    probe_dir = work / "user-probe"
+    log = work / "user" / "output.log"
+    log.parent.mkdir(parents=True)
+    environ = dict(os.environ, ISOLATION_PROBE_DIR=str(probe_dir), **_HANDS_OFF)
+    argv = [
+        env.python,
+        "-m",
+        "pip",
+        "wheel",
+        "--no-deps",
+        "--no-cache-dir",
+        "--wheel-dir",
+        str(work / "wheels"),
+        "--find-links",
+        str(wheelhouse.root),
+        offer,
+    ]
+    with log.open("wb") as fh:
+        fh.write(("$ " + " ".join(argv) + "\n").encode())
+        fh.flush()
+        try:
+            proc = subprocess.run(argv, env=environ, stdout=fh, stderr=subprocess.STDOUT, timeout=TIMEOUT, check=False)
+            code, timed_out = proc.returncode, False
+        except subprocess.TimeoutExpired:
+            code, timed_out = None, True
+    reports = [json.loads(p.read_text()) for p in sorted(probe_dir.glob("*.json"))] if probe_dir.exists() else []
+    run = {"exit_code": code, "timed_out": timed_out, "duration": 0.0, "reports": reports, "log": "user/output.log"}
+    roots = {"host": [env.purelib, env.user_site, *_pythonpath()], "frontend": [str(Path(env.purelib) / "pip")]}
+    return run, roots
+
+
+def clean_build(
+    engine: Engine, project: Path, *, offer_vcs: bool, python: str, pip: str, wheelhouse: Wheelhouse, work: Path
+) -> tuple[RunFacts | None, dict[str, Any]]:
+    files: dict[str, str] = {}
+    total = 0
+    for path in sorted(project.rglob("*")):
+        if path.is_file() and ".git" not in path.relative_to(project).parts:
+            try:
+                text = path.read_text()
+            except (UnicodeDecodeError, OSError):
+                continue  # binary files cannot travel in the spec; noted in the account
+            total += len(text)
+            files[str(path.relative_to(project))] = text
+    if total > MAX_PROJECT_BYTES:
+        raise InputError(f"diagnose: the project's text files are {total} bytes, more than {MAX_PROJECT_BYTES}")
+    data = parse_toml(files["pyproject.toml"])
+    requires = [r for r in data["build-system"]["requires"] if not r.startswith("isolation-harness-probe")]
+    wheelhouse.probe_wheel()
+    wheelhouse.requirements(requires, python)
+    name = data.get("project", {}).get("name", "project")
+    spec = {
+        "project": {"name": name, "offer": "vcs" if offer_vcs else "path", "files": files},
+        "pip_wheel": wheelhouse.pip_wheel(pip).name,
+        "steps": [],
+        "action_args": ["wheel", "--no-deps", "--wheel-dir", "{target}", "{project_url}"],
+        "run_timeout": TIMEOUT,
+        "canary_source": CANARY_MODULE.read_text(),
+        "control_only": True,
+    }
+    out = work / "clean"
+    outcome = engine.run_cell(CellJob(spec, python, wheelhouse.root, out, TIMEOUT + SETUP_ALLOWANCE))
+    try:
+        result = json.loads((out / "result.json").read_text())
+    except (OSError, ValueError):
+        return None, {}
+    if outcome.fault or "control" not in result.get("runs", {}):
+        return None, {}
+    run: dict[str, Any] = result["runs"]["control"]
+    return analyze_run(run, result.get("roots", {}), out), run
+
+
+def trace(facts: RunFacts, env: UserEnv) -> list[str]:
+    """Each host finder, path hook and path entry, traced to the .pth file or variable that brought it."""
+    lines = []
+    for entry in (*facts.foreign_finders, *facts.foreign_path_hooks):
+        module_file = entry.rsplit("(", 1)[-1].rstrip(")")
+        module = Path(module_file).stem
+        sources = [p for p, lines_ in env.pth_files.items() if any(module in line for line in lines_)]
+        origin = f"installed by {', '.join(sources)}" if sources else "origin not found in any .pth file"
+        lines.append(f"{entry}: {origin}")
+    pythonpath = _pythonpath()
+    for entry in facts.foreign_paths:
+        if entry in pythonpath:
+            lines.append(f"sys.path entry {entry}: from the PYTHONPATH environment variable")
+        else:
+            sources = [p for p, lines_ in env.pth_files.items() if entry in lines_]
+            lines.append(
+                f"sys.path entry {entry}: " + (f"listed in {', '.join(sources)}" if sources else "origin unknown")
+            )
+    return lines
+
+
+def pip_settings(env: UserEnv) -> list[str]:
+    """User pip settings (config files and PIP_* variables) that reach the build-dependency install."""
+    found = [
+        f"{k}={v} (environment)"
+        for k, v in sorted(os.environ.items())
+        if k.startswith("PIP_") and k[4:].lower().replace("_", "-") in REACHING_SETTINGS
+    ]
+    proc = subprocess.run(
+        [env.python, "-m", "pip", "config", "list"],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=dict(os.environ, **_HANDS_OFF),
+    )
+    for line in proc.stdout.splitlines():
+        key, _, value = line.partition("=")
+        if key.split(".")[-1] in REACHING_SETTINGS:
+            found.append(f"{key}={value} (pip config)")
+    return found
+
+
+def requirements_seen(run: dict[str, Any]) -> list[str]:
+    seen: dict[str, None] = {}
+    for report in run.get("reports", []):
+        if report.get("kind") == "probe" and is_hook_process(report):
+            for dist in report.get("distributions", []):
+                if not dist.startswith("isolation_harness_probe"):
+                    seen[dist.split(" (")[0]] = None
+    return sorted(seen)
+
+
+def cause(user: RunFacts, clean: RunFacts | None, traced: list[str], settings: list[str]) -> str:
+    if clean is not None and clean.exit_code == 0 and user.exit_code not in (0, None) and user.hook_processes == 0:
+        if settings:
+            return f"The build failed before any build hook ran, and your pip settings reach that step: {settings[0]}."
+        return f"The build failed before any build hook ran ({user.error or 'see the log'})."
+    if user.backend_in_backend_path is False and traced:
+        return (
+            f"Your environment's import hook loaded the backend from {user.backend_file} instead of its "
+            f"backend-path: {traced[0]}."
+        )
+    if user.influence and traced:
+        return f"Your environment reached into the build: {traced[0]}."
+    if user.influence:
+        return f"Your environment reached into the build: {user.influence[0]}."
+    if clean is not None and clean.exit_code != user.exit_code:
+        return f"The builds differ in outcome (yours: exit {user.exit_code}, clean: exit {clean.exit_code})."
+    return ""
+
+
+def run_diagnosis(
+    source: str, *, env_python: str, python: str | None, pip: str | None, engine: Engine, wheelhouse: Wheelhouse
+) -> Diagnosis:
+    env = inspect_env(env_python)
+    python = python or ".".join(env.version.split(".")[:2])
+    pip = pip or env.pip
+    with tempfile.TemporaryDirectory(prefix="ih-diagnose-") as tmp:
+        work = Path(tmp)
+        project, offer = prepare_project(source, work)
+        wheelhouse.probe_wheel()
+        run, roots = user_build(env, offer, wheelhouse, work)
+        user = analyze_run(run, roots, work)
+        clean, clean_run = clean_build(
+            engine,
+            project,
+            offer_vcs=offer.startswith("git+"),
+            python=python,
+            pip=pip,
+            wheelhouse=wheelhouse,
+            work=work,
+        )
+        backend = parse_toml((project / "pyproject.toml").read_text())["build-system"].get(
+            "build-backend", "setuptools.build_meta:__legacy__"
+        )
+        traced = trace(user, env)
+        settings = pip_settings(env)
+        clean_summary = clean.summary() if clean else RunSummary(None, False, 0, ())
+        decision = decide(clean_summary, user.summary(), harness_fault=None if clean else "the clean build did not run")
+        requirements_user = requirements_seen(run)
+        requirements_clean = requirements_seen(clean_run)
+    return Diagnosis(
+        source,
+        backend,
+        user,
+        clean,
+        decision.verdict,
+        decision.reasons,
+        cause(user, clean, traced, settings),
+        tuple(traced),
+        tuple(settings),
+        tuple(requirements_user),
+        tuple(requirements_clean),
+        env,
+    )
+
+
+def account(d: Diagnosis) -> str:
+    """A short, readable account for the terminal."""
+    u, c = d.user, d.clean
+    if d.verdict is Verdict.HELD:
+        return (
+            f"clean build: {d.project} built the same in your environment and in a clean one, "
+            "and its build saw nothing of your environment."
+        )
+    lines = [f"diagnosis of {d.project} (backend {d.backend!r}): {d.verdict.value}"]
+    lines.append(
+        f"  your environment ({d.env.python}, pip {d.env.pip}): exit {u.exit_code}"
+        + (f", {u.error}" if u.error else "")
+    )
+    lines.append(
+        f"    backend loaded from: {u.backend_file or 'not loaded'}"
+        + ("" if u.backend_in_backend_path is None else f" (in backend-path: {u.backend_in_backend_path})")
+    )
+    if c is not None:
+        lines.append(f"  clean cell: exit {c.exit_code}" + (f", {c.error}" if c.error else ""))
+        lines.append(f"    backend loaded from: {c.backend_file or 'not loaded'}")
+    if d.traced:
+        lines.append("  from your environment, in the build:")
+        lines.extend(f"    - {t}" for t in d.traced)
+    for item in u.host_code_ran:
+        lines.append(f"    - host code ran in the build: {item}")
+    if d.settings:
+        lines.append("  your pip settings that reach the build-dependency install: " + "; ".join(d.settings))
+    if d.requirements_user:
+        lines.append("  build requirements in your build: " + ", ".join(d.requirements_user))
+    if d.cause:
+        lines.append(f"  most likely cause: {d.cause}")
+    return "\n".join(lines)
+
+
+def _pythonpath() -> list[str]:
+    return [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+
+
+def _run(argv: list[str], option: str) -> None:
+    proc = subprocess.run(argv, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise InputError(
+            f"diagnose {option}: {argv[0]} {argv[1]} failed ({(proc.stderr.strip().splitlines() or ['?'])[-1]})"
+        )
