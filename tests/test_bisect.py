@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -182,3 +183,71 @@ def test_validate_a_pip_built_from_a_local_git_checkout(tmp_path: Path) -> None:
     source = records[0]["pip"]["source"]
     assert (source["kind"], source["commit"], source["origin"]) == ("checkout", head, str(checkout))
     assert len(records[0]["pip"]["sha256"]) == 64
+
+
+def _sdist_tree(version: str, dest: Path, tmp: Path) -> None:
+    """Replace ``dest``'s files (not .git) with pip's sdist of ``version``."""
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "-q",
+            "--no-binary",
+            ":all:",
+            "--no-deps",
+            f"pip=={version}",
+            "-d",
+            str(tmp),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    with tarfile.open(tmp / f"pip-{version}.tar.gz") as tar:
+        tar.extractall(tmp / version, filter="data")
+    for child in dest.iterdir():
+        if child.name != ".git":
+            shutil.rmtree(child) if child.is_dir() else child.unlink()
+    shutil.copytree(tmp / version / f"pip-{version}", dest, dirs_exist_ok=True)
+
+
+@pytest.mark.engine
+def test_bisect_over_commits_of_a_local_pip_clone(tmp_path: Path) -> None:
+    """Three commits: pip 24.3.1's source, a harmless change, then pip 25.0's source."""
+    repo = tmp_path / "pip"
+    repo.mkdir()
+    git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@invalid"]
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    commits = []
+    for step, version in enumerate(["24.3.1", "24.3.1", "25.0"]):
+        if step == 1:
+            (repo / "NEWS.rst").write_text("a harmless change\n")
+        else:
+            _sdist_tree(version, repo, tmp_path)
+        subprocess.run([*git, "add", "-A"], check=True)
+        subprocess.run([*git, "commit", "-qm", f"step {step}"], check=True)
+        commits.append(
+            subprocess.run([*git, "rev-parse", "HEAD"], check=True, capture_output=True, text=True).stdout.strip()
+        )
+    proc = cli(
+        "bisect",
+        "--scenario",
+        "metapath",
+        "--python",
+        PY,
+        "--pip-repo",
+        str(repo),
+        "--good",
+        commits[0],
+        "--bad",
+        commits[2],
+        "--engine",
+        "local",
+        "--out",
+        str(tmp_path / "out"),
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert f"first pip commit with a different verdict: {commits[2]}" in proc.stdout
+    assert f"({commits[1]}: broke, {commits[2]}: leaked)" in proc.stdout
+    assert "3 cells run for 3 commits" in proc.stdout

@@ -44,6 +44,24 @@ def pip_releases(good: str, bad: str, *, available: Sequence[str] | None = None)
     return chosen
 
 
+def pip_commits(repo: str, good: str, bad: str) -> list[str]:
+    """Commits of a local pip clone from ``good`` to ``bad`` inclusive, oldest first (first-parent line)."""
+
+    def git(*args: str) -> str:
+        proc = subprocess.run(["git", "-C", repo, *args], capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            raise InputError(
+                f"--pip-repo {repo}: git {args[0]} failed ({(proc.stderr.strip().splitlines() or ['?'])[-1]})"
+            )
+        return proc.stdout.strip()
+
+    start, end = git("rev-parse", good), git("rev-parse", bad)
+    between = git("rev-list", "--reverse", "--first-parent", f"{start}..{end}").split()
+    if not between or between[-1] != end:
+        raise InputError(f"--good {good} is not an ancestor of --bad {bad} in {repo}")
+    return [start, *between]
+
+
 def _index_versions() -> list[str]:
     proc = subprocess.run(
         [sys.executable, "-m", "pip", "index", "versions", "pip", "--disable-pip-version-check"],

@@ -96,8 +96,9 @@ def _parser() -> argparse.ArgumentParser:
     bis = sub.add_parser("bisect", help="the first pip release where a scenario's verdict changes")
     bis.add_argument("--scenario", required=True)
     bis.add_argument("--python", required=True, metavar="X.Y")
-    bis.add_argument("--good", required=True, metavar="VER", help="the older release (one verdict)")
-    bis.add_argument("--bad", required=True, metavar="VER", help="the newer release (another verdict)")
+    bis.add_argument("--good", required=True, metavar="VER", help="the older release or commit (one verdict)")
+    bis.add_argument("--bad", required=True, metavar="VER", help="the newer release or commit (another verdict)")
+    bis.add_argument("--pip-repo", default=None, metavar="PATH", help="bisect commits of this pip clone instead")
     bis.add_argument("--scenarios-dir", type=Path, default=Path("scenarios"))
     bis.add_argument("--matrix", type=Path, default=Path("matrix.yaml"))
     _engine_options(bis)
@@ -314,17 +315,23 @@ def _candidates(args: argparse.Namespace, wheelhouse: Wheelhouse) -> list[str]:
 
 
 def _bisect(args: argparse.Namespace) -> int:
-    from isolation_harness.bisect import bisect, pip_releases
+    from isolation_harness.bisect import bisect, pip_commits, pip_releases
+    from isolation_harness.pipsource import resolve_pip
 
     scenario = find_scenario(args.scenarios_dir, args.scenario)
     matrix = load_matrix(args.matrix)
-    releases = pip_releases(args.good, args.bad)
+    if args.pip_repo:
+        releases, what = pip_commits(args.pip_repo, args.good, args.bad), "commit"
+    else:
+        releases, what = pip_releases(args.good, args.bad), "release"
     engine = _engine(args)
     wheelhouse = Wheelhouse(args.wheelhouse or default_location())
     run_id = f"bisect-{new_run_id([scenario])}"
-    eprint(f"isolation-harness: bisecting {len(releases)} releases {args.good}..{args.bad} on Python {args.python}")
+    eprint(f"isolation-harness: bisecting {len(releases)} {what}s {args.good}..{args.bad} on Python {args.python}")
 
-    def verdict_of(pip: str) -> str:
+    def verdict_of(candidate: str) -> str:
+        # A commit is built into a wheel once (pypa/build) and runs under its PEP 440 label.
+        pip = resolve_pip(f"git+file://{args.pip_repo}@{candidate}", wheelhouse).label if args.pip_repo else candidate
         options = RunOptions(pythons=[args.python], pips=[pip], jobs=1, out=args.out)
         cells = prepare([scenario], matrix, engine, wheelhouse, options)
         record = execute(cells, engine=engine, wheelhouse=wheelhouse, options=options, run_id=run_id).records[-1]
@@ -333,10 +340,10 @@ def _bisect(args: argparse.Namespace) -> int:
 
     result = bisect(releases, verdict_of)
     print(
-        f"first pip release with a different verdict: {result.first_changed} "
+        f"first pip {what} with a different verdict: {result.first_changed} "
         f"({result.last_same}: {result.good_verdict}, {result.first_changed}: {result.changed_verdict})"
     )
-    print(f"{len(result.probes)} cells run for {len(releases)} releases; records in {args.out / run_id}")
+    print(f"{len(result.probes)} cells run for {len(releases)} {what}s; records in {args.out / run_id}")
     return 0
 
 
