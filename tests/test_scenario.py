@@ -101,3 +101,49 @@ def test_garbage_is_a_config_error(scenario_file: Writer, text: str) -> None:
 def test_error_is_never_expected(scenario_file: Writer) -> None:
     with pytest.raises(ConfigError, match="'error' is not one of"):
         load_scenario(scenario_file("demo", GOOD.replace("verdict: held", "verdict: error")))
+
+
+FIXTURE_SCENARIO = GOOD.replace(
+    """  files:
+    pyproject.toml: |
+      [build-system]
+      requires = ["flit_core"]
+      build-backend = "flit_core.buildapi"
+""",
+    """  fixture: demo-project
+  files:
+    extra.py: "x = 1"
+""",
+)
+
+
+def test_fixture_folder_supplies_the_project(scenario_file: Writer) -> None:
+    path = scenario_file("demo", FIXTURE_SCENARIO)
+    fixture = path.parent / "fixtures" / "demo-project"
+    (fixture / "pkg").mkdir(parents=True)
+    (fixture / "pyproject.toml").write_text('[build-system]\nrequires = ["flit_core"]\n')
+    (fixture / "pkg" / "__init__.py").write_text('"""pkg"""\n')
+    scenario = load_scenario(path)
+    assert sorted(scenario.project.file_map) == ["extra.py", "pkg/__init__.py", "pyproject.toml"]
+    assert scenario.project.fixture == "demo-project"
+    assert len(scenario.project.digest) == 64
+
+
+def test_fixture_symlink_out_of_the_project_is_refused(scenario_file: Writer, tmp_path: Path) -> None:
+    path = scenario_file("demo", FIXTURE_SCENARIO)
+    fixture = path.parent / "fixtures" / "demo-project"
+    fixture.mkdir(parents=True)
+    (fixture / "pyproject.toml").write_text('[build-system]\nrequires = ["flit_core"]\n')
+    secret = tmp_path / "secret.txt"
+    secret.write_text("host file")
+    (fixture / "leak.txt").symlink_to(secret)
+    with pytest.raises(ConfigError) as info:
+        load_scenario(path)
+    assert info.value.message.startswith(f"{path}: key 'project.fixture': leak.txt is a symlink out of the fixture")
+
+
+@pytest.mark.parametrize("name", ["../outside", "/abs", "missing"])
+def test_bad_fixture_names(scenario_file: Writer, name: str) -> None:
+    path = scenario_file("demo", FIXTURE_SCENARIO.replace("demo-project", name))
+    with pytest.raises(ConfigError, match=r"key 'project.fixture'"):
+        load_scenario(path)

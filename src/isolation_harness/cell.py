@@ -241,6 +241,7 @@ def base_record(
         "cell": cell.id,
         "scenario": scenario.name,
         "scenario_sha256": hashlib.sha256(scenario.source.read_bytes()).hexdigest(),
+        "project_sha256": scenario.project.digest,
         "python": {"axis": cell.python, "exact": python_exact},
         "pip": {
             "version": cell.pip,

@@ -65,7 +65,10 @@ def run_scenario(run_dir: Path, record: dict[str, Any]) -> Scenario:
         raise InputError(f"{run_dir}: no copy of scenario {record['scenario']!r} in the run folder")
     if hashlib.sha256(path.read_bytes()).hexdigest() != record["scenario_sha256"]:
         raise InputError(f"{path}: differs from the scenario the record was made with (sha256 mismatch)")
-    return load_scenario(path)
+    scenario = load_scenario(path)
+    if record.get("project_sha256", scenario.project.digest) != scenario.project.digest:
+        raise InputError(f"{path}: its project files differ from the ones the record was made with")
+    return scenario
 
 
 def script(run_dir: Path, cell: str, *, wheelhouse: Wheelhouse | None = None) -> str:

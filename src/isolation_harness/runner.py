@@ -19,7 +19,7 @@ from isolation_harness.engines import Engine
 from isolation_harness.errors import InputError
 from isolation_harness.matrix import Cell, Matrix, plan
 from isolation_harness.records import RecordWriter, read_records
-from isolation_harness.scenario import Scenario
+from isolation_harness.scenario import FIXTURES, Scenario
 from isolation_harness.verdict import Verdict
 from isolation_harness.wheelhouse import Wheelhouse
 
@@ -91,6 +91,9 @@ def execute(
         copy = run_dir / "scenarios" / f"{scenario.name}.yaml"
         if copy.resolve() != scenario.source.resolve():
             shutil.copyfile(scenario.source, copy)
+            if scenario.project.fixture:
+                fixture = Path(FIXTURES) / scenario.project.fixture
+                shutil.copytree(scenario.source.parent / fixture, run_dir / "scenarios" / fixture, dirs_exist_ok=True)
     _write_plan(run_dir, cells, options)
     records: list[dict[str, Any]] = [done_before[c.id] for c, _ in cells if c.id in done_before]
     todo = [(c, s) for c, s in cells if c.id not in done_before]

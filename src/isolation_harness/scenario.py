@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import string
 from collections.abc import Mapping
@@ -35,10 +37,16 @@ class Project:
     name: str
     offer: Literal["vcs", "path"]
     files: tuple[tuple[str, str], ...]
+    fixture: str | None = None  # the folder in scenarios/fixtures the files came from, if any
 
     @property
     def file_map(self) -> dict[str, str]:
         return dict(self.files)
+
+    @property
+    def digest(self) -> str:
+        """sha256 of the project's files, whether inline or from a fixture."""
+        return hashlib.sha256(json.dumps(self.files).encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -172,22 +180,59 @@ def find_scenario(folder: Path, name: str) -> Scenario:
     return load_scenario(path)
 
 
+FIXTURES = "fixtures"  # scenarios/fixtures/<folder>: projects too large to write inline
+MAX_FIXTURE_BYTES = 2_000_000
+
+
 def _project(node: Node) -> Project:
-    fields = node.mapping(required=("name", "files"), optional=("offer",))
-    files = fields["files"].text_mapping()
+    fields = node.mapping(required=("name",), optional=("offer", "files", "fixture"))
+    files: dict[str, str] = {}
+    fixture = fields.get("fixture")
+    if fixture is not None:
+        files.update(_fixture_files(fixture))
+    if "files" in fields:
+        inline = fields["files"].text_mapping()
+        for rel in inline:
+            _check_relative(fields["files"].child(rel, None), rel)
+        files.update(inline)  # inline files add to or replace the fixture's
     if not files:
-        fields["files"].fail("expected at least one file")
-    for rel in files:
-        _check_relative(fields["files"].child(rel, None), rel)
+        node.fail("the project needs 'files' (inline) or 'fixture' (a folder in scenarios/fixtures)")
     if "pyproject.toml" not in files:
-        fields["files"].fail("the project needs a pyproject.toml", "add one with a [build-system] table")
+        node.fail("the project needs a pyproject.toml", "add one with a [build-system] table")
     offer_node = fields.get("offer")
     offer = offer_node.choice(OFFERS) if offer_node else "vcs"
     return Project(
         name=fields["name"].text(),
         offer="vcs" if offer == "vcs" else "path",
         files=tuple(sorted(files.items())),
+        fixture=fixture.text() if fixture is not None else None,
     )
+
+
+def _fixture_files(node: Node) -> dict[str, str]:
+    """The text files of a fixture folder, refusing anything that leads out of it."""
+    name = node.text()
+    base = (node.path.parent / FIXTURES).resolve()
+    _check_relative(node, name)
+    root = base / name
+    if not root.is_dir():
+        node.fail(f"no folder {root}", f"put the project in {base}/{name}/")
+    files: dict[str, str] = {}
+    total = 0
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root).as_posix()
+        if path.is_symlink() and not path.resolve().is_relative_to(root.resolve()):
+            node.fail(f"{rel} is a symlink out of the fixture ({path.resolve()})", "copy the file in instead")
+        if path.is_dir() or "__pycache__" in rel.split("/"):
+            continue
+        try:
+            files[rel] = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            node.fail(f"{rel} is not a UTF-8 text file", "fixtures carry text files only")
+        total += len(files[rel])
+        if total > MAX_FIXTURE_BYTES:
+            node.fail(f"more than {MAX_FIXTURE_BYTES} bytes of files", "keep fixtures small")
+    return files
 
 
 def _check_relative(node: Node, rel: str) -> None:
