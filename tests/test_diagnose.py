@@ -122,3 +122,18 @@ def test_diagnose_healthy_project_says_so_in_one_line(tmp_path: Path, wheelhouse
         f"clean build: {folder} built the same in your environment and in a clean one, "
         "and its build saw nothing of your environment."
     ]
+
+
+def test_diagnose_with_pypa_build_sees_its_venv_isolation_hold(tmp_path: Path, wheelhouse: Wheelhouse) -> None:
+    """The same environment that breaks or leaks pip's builds: pypa/build's venv keeps the finder out."""
+    folder = project(tmp_path)
+    python = user_env(tmp_path, wheelhouse, "25.0", editable=folder)
+    build = wheelhouse.requirements(["build"], PY)
+    subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-index", *map(str, build)], check=True)
+    proc = diagnose(str(folder), python, "local", "--frontend", "build", "--json")
+    record = json.loads(proc.stdout)
+    assert record["verdict"] == "held", proc.stderr
+    assert record["user"]["hook_processes"] >= 1
+    assert record["user"]["backend_in_backend_path"] is True
+    assert record["user"]["foreign_finders"] == []
+    assert proc.returncode == 0

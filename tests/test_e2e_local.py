@@ -41,14 +41,19 @@ def run_cells(scenario: str, pips: list[str], matrix: Matrix, wheelhouse: Wheelh
 def metapath_records(
     matrix: Matrix, wheelhouse: Wheelhouse, tmp_path_factory: pytest.TempPathFactory
 ) -> dict[str, Any]:
-    return run_cells(
-        "metapath", ["19.3.1", "23.0.1", "24.3.1", "25.0"], matrix, wheelhouse, tmp_path_factory.mktemp("m")
-    )
+    pips = ["19.3.1", "23.0.1", "24.3.1", "25.0", "26.3"]
+    return run_cells("metapath", pips, matrix, wheelhouse, tmp_path_factory.mktemp("m"))
 
 
 def test_metapath_verdicts_change_across_pip_releases(metapath_records: dict[str, Any]) -> None:
     verdicts = {pip: r["verdict"] for pip, r in metapath_records.items()}
-    assert verdicts == {"19.3.1": "unsupported", "23.0.1": "broke", "24.3.1": "broke", "25.0": "leaked"}
+    assert verdicts == {
+        "19.3.1": "unsupported",
+        "23.0.1": "broke",
+        "24.3.1": "broke",
+        "25.0": "leaked",
+        "26.3": "leaked",
+    }
     assert all(r["match"] for r in metapath_records.values())
 
 
@@ -68,8 +73,11 @@ def test_metapath_broke_is_the_host_backend(metapath_records: dict[str, Any]) ->
     assert any("_EditableFinder" in f for f in experiment["foreign_finders"])
 
 
-def test_metapath_leaked_loads_from_backend_path_but_keeps_host_finder(metapath_records: dict[str, Any]) -> None:
-    experiment = metapath_records["25.0"]["experiment"]
+@pytest.mark.parametrize("pip", ["25.0", "26.3"])  # pyproject-hooks 1.2 and 1.3 pass backend-path differently
+def test_metapath_leaked_loads_from_backend_path_but_keeps_host_finder(
+    metapath_records: dict[str, Any], pip: str
+) -> None:
+    experiment = metapath_records[pip]["experiment"]
     assert experiment["exit_code"] == 0
     assert experiment["backend_in_backend_path"] is True
     assert any("_EditableFinder" in f for f in experiment["foreign_finders"])

@@ -128,7 +128,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     diag.add_argument("project", help="a project folder, an sdist, or a git+URL")
     diag.add_argument("--env-python", default=None, help="the environment to diagnose (default: python3 on PATH)")
-    diag.add_argument("--frontend", default="pip", choices=("pip",))
+    diag.add_argument("--frontend", default="pip", choices=("pip", "build"), help="pip (default) or pypa/build")
     diag.add_argument("--pip", default=None, help="pip release for the clean build (default: the environment's)")
     diag.add_argument(
         "--python", default=None, metavar="X.Y", help="Python for the clean build (default: the environment's)"
@@ -405,7 +405,13 @@ def _diagnose(args: argparse.Namespace) -> int:
     engine = _engine(args)
     wheelhouse = Wheelhouse(args.wheelhouse or default_location())
     diagnosis = run_diagnosis(
-        args.project, env_python=env_python, python=args.python, pip=args.pip, engine=engine, wheelhouse=wheelhouse
+        args.project,
+        env_python=env_python,
+        python=args.python,
+        pip=args.pip,
+        engine=engine,
+        wheelhouse=wheelhouse,
+        frontend=args.frontend,
     )
     print(json.dumps(diagnosis.record(), indent=1, default=str) if args.json else account(diagnosis))
     return 0 if diagnosis.verdict.value == "held" else 1

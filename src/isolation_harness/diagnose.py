@@ -57,6 +57,7 @@ class UserEnv:
     purelib: str
     user_site: str
     pth_files: dict[str, list[str]]  # path -> lines
+    has_build: bool = False
 
 
 @dataclass(frozen=True)
@@ -91,7 +92,9 @@ def inspect_env(python: str) -> UserEnv:
         "            if n.endswith('.pth'):\n"
         "                p = os.path.join(d, n)\n"
         "                pth[p] = open(p, errors='replace').read().splitlines()\n"
+        "import importlib.util\n"
         "print(json.dumps({'version': '.'.join(map(str, sys.version_info[:3])), 'pip': pip.__version__,\n"
+        "  'build': importlib.util.find_spec('build') is not None,\n"
         "  'purelib': pure, 'user_site': site.getusersitepackages(), 'pth': pth}))\n"
     )
     try:
@@ -110,7 +113,7 @@ def inspect_env(python: str) -> UserEnv:
             f"--env-python {python}: has no working pip ({(proc.stderr.strip().splitlines() or ['?'])[-1]})"
         )
     data = json.loads(proc.stdout)
-    return UserEnv(python, data["version"], data["pip"], data["purelib"], data["user_site"], data["pth"])
+    return UserEnv(python, data["version"], data["pip"], data["purelib"], data["user_site"], data["pth"], data["build"])
 
 
 def prepare_project(source: str, dest: Path) -> tuple[Path, str]:
@@ -156,25 +159,33 @@ def prepare_project(source: str, dest: Path) -> tuple[Path, str]:
     return project, str(project)
 
 
-def user_build(env: UserEnv, offer: str, wheelhouse: Wheelhouse, work: Path) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Build with the user's interpreter and pip as they are; returns the raw run and the roots."""
+def user_build(
+    env: UserEnv, offer: str, project: Path, wheelhouse: Wheelhouse, work: Path, *, frontend: str = "pip"
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Build with the user's interpreter and frontend as they are; returns the raw run and the roots."""
     probe_dir = work / "user-probe"
     log = work / "user" / "output.log"
     log.parent.mkdir(parents=True)
     environ = dict(os.environ, ISOLATION_PROBE_DIR=str(probe_dir), **_HANDS_OFF)
-    argv = [
-        env.python,
-        "-m",
-        "pip",
-        "wheel",
-        "--no-deps",
-        "--no-cache-dir",
-        "--wheel-dir",
-        str(work / "wheels"),
-        "--find-links",
-        str(wheelhouse.root),
-        offer,
-    ]
+    if frontend == "build":
+        # pypa/build installs build requirements with pip in its own venv: the probe wheel reaches it
+        # through PIP_FIND_LINKS (added to, not replacing, a value the user set).
+        environ["PIP_FIND_LINKS"] = " ".join(filter(None, [os.environ.get("PIP_FIND_LINKS"), str(wheelhouse.root)]))
+        argv = [env.python, "-m", "build", "--wheel", "--outdir", str(work / "wheels"), str(project)]
+    else:
+        argv = [
+            env.python,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-cache-dir",
+            "--wheel-dir",
+            str(work / "wheels"),
+            "--find-links",
+            str(wheelhouse.root),
+            offer,
+        ]
     with log.open("wb") as fh:
         fh.write(("$ " + " ".join(argv) + "\n").encode())
         fh.flush()
@@ -185,12 +196,24 @@ def user_build(env: UserEnv, offer: str, wheelhouse: Wheelhouse, work: Path) -> 
             code, timed_out = None, True
     reports = [json.loads(p.read_text()) for p in sorted(probe_dir.glob("*.json"))] if probe_dir.exists() else []
     run = {"exit_code": code, "timed_out": timed_out, "duration": 0.0, "reports": reports, "log": "user/output.log"}
-    roots = {"host": [env.purelib, env.user_site, *_pythonpath()], "frontend": [str(Path(env.purelib) / "pip")]}
+    own = ("pip", "build", "pyproject_hooks") if frontend == "build" else ("pip",)
+    roots = {
+        "host": [env.purelib, env.user_site, *_pythonpath()],
+        "frontend": [str(Path(env.purelib) / d) for d in own],
+    }
     return run, roots
 
 
 def clean_build(
-    engine: Engine, project: Path, *, offer_vcs: bool, python: str, pip: str, wheelhouse: Wheelhouse, work: Path
+    engine: Engine,
+    project: Path,
+    *,
+    offer_vcs: bool,
+    python: str,
+    pip: str,
+    wheelhouse: Wheelhouse,
+    work: Path,
+    frontend: str = "pip",
 ) -> tuple[RunFacts | None, dict[str, Any]]:
     files: dict[str, str] = {}
     total = 0
@@ -209,11 +232,18 @@ def clean_build(
     wheelhouse.probe_wheel()
     wheelhouse.requirements(requires, python)
     name = data.get("project", {}).get("name", "project")
+    if frontend == "build":
+        wheelhouse.requirements(["build"], python)
+        args = ["--wheel", "--outdir", "{target}", "{project_dir}"]
+    else:
+        args = ["wheel", "--no-deps", "--wheel-dir", "{target}", "{project_url}"]
     spec = {
-        "project": {"name": name, "offer": "vcs" if offer_vcs else "path", "files": files},
+        "project": {"name": name, "offer": "vcs" if offer_vcs and frontend == "pip" else "path", "files": files},
         "pip_wheel": wheelhouse.pip_wheel(pip).name,
         "steps": [],
-        "action_args": ["wheel", "--no-deps", "--wheel-dir", "{target}", "{project_url}"],
+        "frontend": frontend,
+        "frontend_requirements": ["build"] if frontend == "build" else [],
+        "action_args": args,
         "run_timeout": TIMEOUT,
         "canary_source": CANARY_MODULE.read_text(),
         "control_only": True,
@@ -302,21 +332,31 @@ def cause(user: RunFacts, clean: RunFacts | None, traced: list[str], settings: l
 
 
 def run_diagnosis(
-    source: str, *, env_python: str, python: str | None, pip: str | None, engine: Engine, wheelhouse: Wheelhouse
+    source: str,
+    *,
+    env_python: str,
+    python: str | None,
+    pip: str | None,
+    engine: Engine,
+    wheelhouse: Wheelhouse,
+    frontend: str = "pip",
 ) -> Diagnosis:
     env = inspect_env(env_python)
+    if frontend == "build" and not env.has_build:
+        raise InputError(f"--frontend build: pypa/build is not installed in {env_python}; pip install build there")
     python = python or ".".join(env.version.split(".")[:2])
     pip = pip or env.pip
     with tempfile.TemporaryDirectory(prefix="ih-diagnose-") as tmp:
         work = Path(tmp)
         project, offer = prepare_project(source, work)
         wheelhouse.probe_wheel()
-        run, roots = user_build(env, offer, wheelhouse, work)
+        run, roots = user_build(env, offer, project, wheelhouse, work, frontend=frontend)
         user = analyze_run(run, roots, work)
         clean, clean_run = clean_build(
             engine,
             project,
             offer_vcs=offer.startswith("git+"),
+            frontend=frontend,
             python=python,
             pip=pip,
             wheelhouse=wheelhouse,

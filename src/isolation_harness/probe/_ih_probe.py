@@ -31,11 +31,17 @@ def _describe(obj):  # type: (object) -> dict[str, object]
 
 def _backend():  # type: () -> dict[str, object]
     # The frontend hands the backend to the hook process in environment variables: PEP517_* from
-    # pep517 and pyproject-hooks < 1.2, _PYPROJECT_HOOKS_* from pyproject-hooks 1.2 (pip 25.0) on.
+    # pep517 and pyproject-hooks < 1.2, _PYPROJECT_HOOKS_* from pyproject-hooks 1.2 (pip 25.0) on, with
+    # the backend path as JSON from 1.3.
     env = _START.get("env") or os.environ  # type: dict[str, str]  # type: ignore[assignment]
     spec = env.get("_PYPROJECT_HOOKS_BUILD_BACKEND") or env.get("PEP517_BUILD_BACKEND", "")
     raw_path = env.get("_PYPROJECT_HOOKS_BACKEND_PATH") or env.get("PEP517_BACKEND_PATH", "")
     backend_path = [p for p in raw_path.split(os.pathsep) if p]
+    if "_PYPROJECT_HOOKS_BACKEND_PATH_JSON" in env:  # pyproject-hooks 1.3: a JSON list
+        try:
+            backend_path = [str(p) for p in json.loads(env["_PYPROJECT_HOOKS_BACKEND_PATH_JSON"])]
+        except ValueError:
+            pass
     module_name = spec.split(":")[0].strip()
     module = sys.modules.get(module_name) if module_name else None
     return {

@@ -197,6 +197,12 @@ def main(spec_path):  # type: (str) -> int
     with zipfile.ZipFile(os.path.join(spec["wheelhouse"], spec["pip_wheel"])) as wheel:
         wheel.extractall(purelib)
     result["pip_version_output"] = _output([vpy, "-m", "pip", "--version"], env)
+    # A frontend other than pip (pypa/build) is installed with the pip under test, before the control.
+    frontend = spec.get("frontend", "pip")
+    if spec.get("frontend_requirements"):
+        res = _run([vpy, "-m", "pip", "install"] + list(spec["frontend_requirements"]), env, cell, setup_log, 600)
+        if res["exit_code"] != 0:
+            return _fault(result, out, "installing the frontend failed: %s (see setup.log)" % frontend)
     values = {
         "cell": cell,
         "project_dir": src,
@@ -214,7 +220,7 @@ def main(spec_path):  # type: (str) -> int
         run_env = dict(env)
         run_env.update({k: _fill(v, run_values) for k, v in extra_env.items()})
         run_env["ISOLATION_PROBE_DIR"] = os.path.join(run_dir, "probe")
-        argv = [vpy, "-m", "pip"] + [_fill(a, run_values) for a in spec["action_args"]]
+        argv = [vpy, "-m", frontend] + [_fill(a, run_values) for a in spec["action_args"]]
         res = _run(argv, run_env, os.path.join(cell, "work"), os.path.join(run_dir, "output.log"), timeout)
         res["reports"] = _read_reports(run_env["ISOLATION_PROBE_DIR"])
         res["log"] = name + "/output.log"
@@ -223,7 +229,7 @@ def main(spec_path):  # type: (str) -> int
     # 3. the control: the same action in the same fresh environment, before any contamination
     action("control", {})
     if spec.get("control_only"):  # diagnose: only the clean build is wanted
-        result["roots"] = {"host": [purelib, home], "frontend": [os.path.join(purelib, "pip")], "project": src}
+        result["roots"] = {"host": [purelib, home], "frontend": _frontend_roots(frontend, purelib), "project": src}
         return _finish(result, out)
     # 4. the contamination, step by step
     experiment_env = {}  # type: dict[str, str]
@@ -276,10 +282,18 @@ def main(spec_path):  # type: (str) -> int
             _output([sys.executable, "-I", "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], env),
         ],
         # The frontend's own machinery (pip and its vendored pyproject-hooks) may run in the build.
-        "frontend": [os.path.join(purelib, "pip")],
+        "frontend": _frontend_roots(frontend, purelib),
         "project": src,
     }
     return _finish(result, out)
+
+
+def _frontend_roots(frontend, purelib):  # type: (str, str) -> list[str]
+    """The frontend's own machinery, allowed to run in the build: pip (with its vendored
+    pyproject-hooks), or pypa/build and the pyproject-hooks it depends on."""
+    if frontend == "build":
+        return [os.path.join(purelib, name) for name in ("pip", "build", "pyproject_hooks")]
+    return [os.path.join(purelib, "pip")]
 
 
 def _fault(result, out, message):  # type: (dict[str, object], str, str) -> int
