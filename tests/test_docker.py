@@ -147,3 +147,18 @@ def test_cell_memory_and_process_limits(wheelhouse: Wheelhouse) -> None:
     code, output = small.run_command(PY, [python, "-I", "-c", forks], wheelhouse.root, timeout=120)
     assert "stopped at" in output, output
     assert int(output.split()[2]) < 64
+
+
+def test_prepared_environments_never_change_a_verdict(
+    docker_engine: DockerEngine, matrix: Matrix, wheelhouse: Wheelhouse, tmp_path: Path
+) -> None:
+    scenario = load_scenario(SCENARIOS / "metapath.yaml")
+    pairs = [("3.11", "19.3.1"), ("3.12", "24.0"), ("3.8", "25.0")]
+    prepared = run(docker_engine, scenario, matrix, wheelhouse, tmp_path / "p", pairs=pairs)
+    fresh = run(DockerEngine(prepared=False), scenario, matrix, wheelhouse, tmp_path / "f", pairs=pairs)
+    assert {k: r["verdict"] for k, r in prepared.items()} == {k: r["verdict"] for k, r in fresh.items()}
+    for key, record in prepared.items():
+        for name in ("control", "experiment"):
+            assert record[name]["exit_code"] == fresh[key][name]["exit_code"]
+            assert record[name]["backend_in_backend_path"] == fresh[key][name]["backend_in_backend_path"]
+            assert record[name]["foreign_finders"] == fresh[key][name]["foreign_finders"]

@@ -134,3 +134,17 @@ def test_probe_does_not_change_exit_codes(wheelhouse: Wheelhouse, matrix: Matrix
             assert bool(runs["control"]["reports"]) is with_probe
     assert codes[("23.0.1", True)] == codes[("23.0.1", False)] == (0, 2)
     assert codes[("25.0", True)] == codes[("25.0", False)] == (0, 0)
+
+
+def test_contamination_that_does_not_take_effect_is_a_harness_error(wheelhouse: Wheelhouse, tmp_path: Path) -> None:
+    """A planted .pth whose canary never fires in the host would give a false `held`; it is an error."""
+    scen = load_scenario(SCENARIOS / "metapath.yaml")
+    wheelhouse.probe_wheel()
+    wheelhouse.requirements(["flit_core >=3.8.0,<4"], PY)
+    spec = driver_spec(scen, wheelhouse.pip_wheel("25.0"))
+    spec["canary_source"] = "# a canary module that cannot mark anything\n"
+    outcome = LocalEngine().run_cell(CellJob(spec, PY, wheelhouse.root, tmp_path, 600))
+    result = json.loads((tmp_path / "result.json").read_text())
+    assert outcome.fault is None
+    assert result["fault"] == "contamination did not take effect in the host environment: ['1:editable-finder']"
+    assert "experiment" not in result["runs"]

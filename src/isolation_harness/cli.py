@@ -136,6 +136,11 @@ def _parser() -> argparse.ArgumentParser:
     diag.add_argument("--json", action="store_true", help="print the diagnosis as a JSON record")
     _engine_options(diag)
 
+    bench = sub.add_parser("bench", help="cold and warm timings of the benchmark set (docker engine)")
+    bench.add_argument("--full", action="store_true", help="also the warm full matrix of the whole catalogue")
+    bench.add_argument("--scenarios-dir", type=Path, default=Path("scenarios"))
+    bench.add_argument("--matrix", type=Path, default=Path("matrix.yaml"))
+
     replay = sub.add_parser("replay", help="run a finished run's cells again and list verdicts that differ")
     replay.add_argument("run_dir", type=Path)
     _engine_options(replay)
@@ -158,6 +163,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "shards": _shards,
             "merge": _merge,
             "diagnose": _diagnose,
+            "bench": _bench,
             "validate": _validate,
         }[args.command]
         return handler(args)
@@ -415,6 +421,17 @@ def _diagnose(args: argparse.Namespace) -> int:
     )
     print(json.dumps(diagnosis.record(), indent=1, default=str) if args.json else account(diagnosis))
     return 0 if diagnosis.verdict.value == "held" else 1
+
+
+def _bench(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from isolation_harness.bench import run
+
+    with tempfile.TemporaryDirectory(prefix="ih-bench-") as out:
+        for line in run(load_scenarios(args.scenarios_dir), load_matrix(args.matrix), full=args.full, out=Path(out)):
+            print(line, flush=True)
+    return 0
 
 
 def _replay(args: argparse.Namespace) -> int:

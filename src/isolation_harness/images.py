@@ -15,10 +15,11 @@ import re
 import shutil
 import subprocess
 import tarfile
+import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from isolation_harness.engines.local import exact_version, find_interpreter
 from isolation_harness.errors import InputError
@@ -26,8 +27,16 @@ from isolation_harness.errors import InputError
 if TYPE_CHECKING:
     from docker import DockerClient
 
-REPO = "isolation-harness/python"
-ROOTFS = "isolation-harness/rootfs:bookworm"
+
+def prefix() -> str:
+    """The repository prefix of every image the harness makes; the benchmark uses its own."""
+    return os.environ.get("ISOLATION_HARNESS_IMAGE_PREFIX", "isolation-harness")
+
+
+def rootfs_tag() -> str:
+    return f"{prefix()}/rootfs:bookworm"
+
+
 LABEL_PYTHON = "org.isolation-harness.python"
 LABEL_VERSION = "org.isolation-harness.python-version"
 CONTAINERS = Path(__file__).resolve().parents[2] / "containers"
@@ -43,7 +52,7 @@ class Image:
 
 
 def tag_for(python: str) -> str:
-    return f"{REPO}:{python}"
+    return f"{prefix()}/python:{python}"
 
 
 class ImageBuilder:
@@ -91,8 +100,11 @@ class ImageBuilder:
         version = exact_version(exe)
         self._ensure_rootfs()
         self._log(f"building image {tag_for(python)} from {prefix} (recipe: local)")
-        context = _local_context(prefix, python)
-        self._run_build(context, tag_for(python), {"BASE": ROOTFS, "PREFIX": str(prefix), "PYTHON_VERSION": version})
+        with tempfile.TemporaryDirectory() as tmp:
+            context = _local_context(prefix, python, Path(tmp) / "context.tar")
+            args = {"BASE": rootfs_tag(), "PREFIX": str(prefix), "PYTHON_VERSION": version}
+            with context.open("rb") as stream:
+                self._run_build(stream, tag_for(python), args)
         image = self._existing(python)
         assert image is not None
         return image
@@ -103,7 +115,7 @@ class ImageBuilder:
         with tarfile.open(fileobj=buffer, mode="w") as tar:
             _add_bytes(tar, "Dockerfile", (CONTAINERS / "Dockerfile.slim").read_bytes())
         try:
-            self._run_build(buffer.getvalue(), tag_for(python), {"PYTHON": python})
+            self._run_build(io.BytesIO(buffer.getvalue()), tag_for(python), {"PYTHON": python})
         except InputError:
             raise InputError(
                 f"--python {python}: no local interpreter (pyenv install {python}) and python:{python}-slim "
@@ -117,29 +129,29 @@ class ImageBuilder:
         import docker.errors
 
         try:
-            self.client.images.get(ROOTFS)
+            self.client.images.get(rootfs_tag())
             return
         except docker.errors.ImageNotFound:
             pass
         if shutil.which("debootstrap") is None:
             raise InputError(
-                f"image {ROOTFS} is missing and debootstrap is not installed: "
+                f"image {rootfs_tag()} is missing and debootstrap is not installed: "
                 "apt-get install debootstrap (or run on a machine with a registry for the slim recipe)"
             )
-        self._log(f"building {ROOTFS} with debootstrap (about a minute)")
+        self._log(f"building {rootfs_tag()} with debootstrap (about a minute)")
         proc = subprocess.run(
-            ["bash", str(CONTAINERS / "rootfs.sh"), ROOTFS], capture_output=True, text=True, check=False
+            ["bash", str(CONTAINERS / "rootfs.sh"), rootfs_tag()], capture_output=True, text=True, check=False
         )
         if proc.returncode != 0:
             last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-            raise InputError(f"containers/rootfs.sh failed to build {ROOTFS}: {last}")
+            raise InputError(f"containers/rootfs.sh failed to build {rootfs_tag()}: {last}")
 
-    def _run_build(self, context: bytes, tag: str, buildargs: dict[str, str]) -> None:
+    def _run_build(self, context: IO[bytes], tag: str, buildargs: dict[str, str]) -> None:
         import docker.errors
 
         try:
             self.client.images.build(
-                fileobj=io.BytesIO(context), custom_context=True, tag=tag, buildargs=buildargs, rm=True, pull=False
+                fileobj=context, custom_context=True, tag=tag, buildargs=buildargs, rm=True, pull=False
             )
         except (docker.errors.BuildError, docker.errors.APIError) as exc:
             raise InputError(f"building image {tag} failed: {str(exc).splitlines()[0]}") from None
@@ -158,11 +170,11 @@ def _describe(found: Any, python: str) -> Image:
     )
 
 
-def _local_context(prefix: Path, python: str) -> bytes:
-    """A build context with the Dockerfile and the interpreter prefix, its site-packages left empty."""
+def _local_context(prefix: Path, python: str, dest: Path) -> Path:
+    """A build context (a tar file, streamed to the daemon: it is hundreds of MB) with the Dockerfile
+    and the interpreter prefix, its site-packages left empty."""
     site = re.compile(rf"^prefix/lib/python{re.escape(python)}/site-packages/.+")
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as tar:
+    with tarfile.open(dest, mode="w") as tar:
         _add_bytes(tar, "Dockerfile", (CONTAINERS / "Dockerfile.local").read_bytes())
 
         def keep(info: tarfile.TarInfo) -> tarfile.TarInfo | None:
@@ -173,7 +185,7 @@ def _local_context(prefix: Path, python: str) -> bytes:
             return info
 
         tar.add(prefix, arcname="prefix", filter=keep)
-    return buffer.getvalue()
+    return dest
 
 
 def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes, *, mode: int = 0o644, uid: int = 0) -> None:

@@ -60,6 +60,8 @@ class Wheelhouse:
     def __init__(self, root: Path) -> None:
         self.root = root.resolve()
         self.root.mkdir(parents=True, exist_ok=True)
+        # Container cells read it as an unprivileged user (a mkdtemp folder would be 0700).
+        self.root.chmod(0o755)
         self._index_dir = self.root / ".resolved"
         self._index_dir.mkdir(exist_ok=True)
         self._lock = threading.Lock()
@@ -156,6 +158,7 @@ class Wheelhouse:
                 files = sorted(p.name for p in Path(tmp).iterdir())
                 for name in files:
                     if not (self.root / name).exists():
+                        (Path(tmp) / name).chmod(0o644)
                         (Path(tmp) / name).replace(self.root / name)
             _atomic_write(index_file, json.dumps({"key": key, "files": files}, indent=1))
             return files

@@ -9,6 +9,8 @@ time limit: past it the container is killed and the cell recorded as a timeout.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import hashlib
 import io
 import json
 import os
@@ -20,13 +22,14 @@ from typing import Any
 
 from isolation_harness.engines.base import CellJob, EngineInfo, JobOutcome
 from isolation_harness.errors import EngineUnavailable
-from isolation_harness.images import Image, ImageBuilder
+from isolation_harness.images import Image, ImageBuilder, prefix
 from isolation_harness.probe import DRIVER
 
 CELL = "/cell"
 HARNESS = "/cell/harness"
 OUT = "/cell/out"
 WHEELS = "/wheels"
+PREPARED = "/cell/prepared"
 LABEL_CELL = "org.isolation-harness.cell"
 SYSTEM_PATH = "/usr/local/bin:/usr/bin:/bin"
 HOW_TO_START = (
@@ -73,12 +76,15 @@ class DockerEngine:
         client: Any | None = None,
         *,
         keep: bool = False,
+        prepared: bool = True,
         memory: str = "2g",
         pids: int = 512,
         log: Callable[[str], None] | None = None,
     ) -> None:
         self.client = client if client is not None else connect()
         self.keep = keep
+        self.prepared = prepared
+        self._prepare_locks: dict[str, threading.Lock] = {}
         self.memory = memory
         self.pids = pids
         self.images = ImageBuilder(self.client, log=log)
@@ -100,6 +106,61 @@ class DockerEngine:
 
     def check_python(self, python: str) -> str:
         return self.images.get(python).version
+
+    def _prepared(self, base: Image, spec: dict[str, Any], wheelhouse: Path) -> Image:
+        """The image of a prepared environment for this cell, made once (a committed container layer).
+
+        Keyed by everything that goes into it, so a new pip wheel, interpreter, frontend, host
+        requirement or driver makes a new one and nothing stale is reused.
+        """
+        import docker.errors
+
+        leading = []
+        for step in spec["steps"]:
+            if step["kind"] != "install":
+                break
+            leading += list(step["requirements"])
+        wheel = wheelhouse / spec["pip_wheel"]
+        key = hashlib.sha256(
+            json.dumps(
+                [
+                    base.id,
+                    wheel.name,
+                    hashlib.sha256(wheel.read_bytes()).hexdigest(),
+                    spec.get("frontend_requirements"),
+                    leading,
+                    hashlib.sha256(DRIVER.read_bytes()).hexdigest(),
+                ]
+            ).encode()
+        ).hexdigest()[:24]
+        tag = f"{prefix()}/env:{key}"
+        with self._lock:
+            lock = self._prepare_locks.setdefault(key, threading.Lock())
+        with lock:
+            try:
+                found = self.client.images.get(tag)
+                return dataclasses.replace(base, tag=tag, id=found.id)
+            except docker.errors.ImageNotFound:
+                pass
+            prepare_spec = dict(spec, prepared=PREPARED, prepare_key=key)
+            container = self._create(
+                base,
+                [base.python, "-I", "-S", f"{HARNESS}/driver.py", f"{HARNESS}/spec.json", "--prepare"],
+                wheelhouse,
+                label="prepare",
+            )
+            try:
+                container.put_archive(CELL, _harness_tar(prepare_spec))
+                container.start()
+                code = int(container.wait(timeout=900).get("StatusCode", -1))
+                if code != 0:
+                    logs = container.logs().decode(errors="replace").strip().splitlines()
+                    raise EngineUnavailable(f"preparing the environment for {spec['pip_wheel']} failed: {logs[-1:]}")
+                committed = container.commit(repository=f"{prefix()}/env", tag=key)
+            finally:
+                with contextlib.suppress(docker.errors.APIError):
+                    container.remove(force=True)
+            return dataclasses.replace(base, tag=tag, id=committed.id)
 
     def _create(self, image: Image, command: list[str], wheelhouse: Path, *, label: str) -> Any:
         """A container with the cell's confinement; every cell and every containment test uses this."""
@@ -148,6 +209,9 @@ class DockerEngine:
         image = self.images.get(job.python)
         info = self.info(image)
         spec = dict(job.spec, cell_dir=CELL, out_dir=OUT, wheelhouse=WHEELS, system_path=SYSTEM_PATH)
+        if self.prepared:
+            image = self._prepared(image, spec, job.wheelhouse)
+            spec["prepared"] = PREPARED
         container = self._create(
             image,
             [image.python, "-I", "-S", f"{HARNESS}/driver.py", f"{HARNESS}/spec.json"],

@@ -146,8 +146,14 @@ def main(spec_path):  # type: (str) -> int
     for sub in ("home/.config", "home/.cache", "xdg", "tmp", "work"):
         os.makedirs(os.path.join(cell, sub), exist_ok=True)
     os.makedirs(out, exist_ok=True)
+    start = time.monotonic()
+    phases = {}  # type: dict[str, float]
+
+    def phase(name):  # type: (str) -> None
+        phases[name] = round(time.monotonic() - start, 3)
+
     steps_done = []  # type: list[str]
-    result = {"driver_version": DRIVER_VERSION, "steps": steps_done}  # type: dict[str, object]
+    result = {"driver_version": DRIVER_VERSION, "steps": steps_done, "phases": phases}  # type: dict[str, object]
     result["python"] = {
         "version": platform.python_version(),
         "implementation": platform.python_implementation(),
@@ -186,23 +192,24 @@ def main(spec_path):  # type: (str) -> int
         project_url = "git+file://%s#egg=%s" % (src, project["name"])
     else:
         project_url = src
+    phase("project")
     result["git_version"] = _output(["git", "--version"], env)
-    # 2. a fresh venv without pip, then the pip under test unpacked from its wheel: the venv's own
-    # pip bootstrap would be a second pip, and unpacking is what a wheel install does anyway.
-    res = _run([sys.executable, "-I", "-m", "venv", "--without-pip", venv], env, cell, setup_log, 300)
-    if res["exit_code"] != 0:
-        return _fault(result, out, "python -m venv failed (see setup.log)")
-    vpy = os.path.join(venv, "bin", "python")
-    purelib = _output([vpy, "-I", "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], env)
-    with zipfile.ZipFile(os.path.join(spec["wheelhouse"], spec["pip_wheel"])) as wheel:
-        wheel.extractall(purelib)
-    result["pip_version_output"] = _output([vpy, "-m", "pip", "--version"], env)
-    # A frontend other than pip (pypa/build) is installed with the pip under test, before the control.
+    # 2. a fresh venv with the pip under test (and the frontend, if not pip): made here, or copied
+    # from a snapshot prepared once for this (Python, pip, frontend) at the same path (issue 9).
     frontend = spec.get("frontend", "pip")
-    if spec.get("frontend_requirements"):
-        res = _run([vpy, "-m", "pip", "install"] + list(spec["frontend_requirements"]), env, cell, setup_log, 600)
-        if res["exit_code"] != 0:
-            return _fault(result, out, "installing the frontend failed: %s (see setup.log)" % frontend)
+    prepared = spec.get("prepared")
+    if prepared:
+        # The prepared image holds the clean venv at this very path: nothing to copy for the control.
+        with open(os.path.join(prepared, "meta.json")) as fh:
+            meta = json.load(fh)
+        vpy, purelib = os.path.join(venv, "bin", "python"), meta["purelib"]
+        result["pip_version_output"] = meta["pip_version_output"]
+        result["prepared"] = meta["key"]
+    else:
+        made = _fresh_env(spec, env, cell, venv, setup_log)
+        if isinstance(made, str):
+            return _fault(result, out, made)
+        vpy, purelib, result["pip_version_output"] = made
     values = {
         "cell": cell,
         "project_dir": src,
@@ -227,7 +234,9 @@ def main(spec_path):  # type: (str) -> int
         runs[name] = res
 
     # 3. the control: the same action in the same fresh environment, before any contamination
+    phase("environment")
     action("control", {})
+    phase("control")
     if spec.get("control_only"):  # diagnose: only the clean build is wanted
         result["roots"] = {"host": [purelib, home], "frontend": _frontend_roots(frontend, purelib), "project": src}
         return _finish(result, out)
@@ -235,12 +244,24 @@ def main(spec_path):  # type: (str) -> int
     experiment_env = {}  # type: dict[str, str]
     editable_dir = os.path.join(cell, "editable", project["name"])
     canary = "import _ih_canary; _ih_canary.mark(%r)"
-    _write(os.path.join(purelib, "_ih_canary.py"), spec["canary_source"])
     values_exp = dict(values, target=os.path.join(cell, "target-experiment"), run=os.path.join(out, "experiment"))
+    leading = _leading_installs(spec["steps"])
+    if prepared and leading and os.path.isdir(os.path.join(prepared, "delta")):
+        # The leading install steps were applied by the same pip when the image was prepared; what
+        # they changed in the venv is laid over it here.
+        shutil.copytree(os.path.join(prepared, "delta"), venv, symlinks=True, dirs_exist_ok=True)
+        for rel in meta["deleted"]:
+            os.remove(os.path.join(venv, rel))
+    else:
+        leading = 0
+    _write(os.path.join(purelib, "_ih_canary.py"), spec["canary_source"])
+    planted = []  # type: list[str]
     for index, step in enumerate(spec["steps"]):
         kind = step["kind"]
         label = "%d:%s" % (index, kind)
-        if kind == "install":
+        if index < leading:
+            pass
+        elif kind == "install":
             res = _run([vpy, "-m", "pip", "install"] + list(step["requirements"]), env, cell, setup_log, timeout)
             if res["exit_code"] != 0:
                 return _fault(
@@ -270,9 +291,21 @@ def main(spec_path):  # type: (str) -> int
             _write(os.path.join(home, ".config", "pip", "pip.conf"), text)
         else:
             return _fault(result, out, "unknown contamination step %r" % kind)
+        if kind in ("editable-finder", "pth"):
+            planted.append(label)
         steps_done.append(label)
+    # A contamination that does not take effect in the host itself would make a false `held`: every
+    # planted .pth must have run its canary in a plain start of the host interpreter.
+    check_dir = os.path.join(out, "contamination-check")
+    _output([vpy, "-c", "pass"], dict(env, **experiment_env, ISOLATION_PROBE_DIR=check_dir))
+    fired = {r.get("step") for r in _read_reports(check_dir)}
+    missing = [label for label in planted if label not in fired]
+    if missing:
+        return _fault(result, out, "contamination did not take effect in the host environment: %s" % missing)
     # 5. the experiment
+    phase("contamination")
     action("experiment", experiment_env)
+    phase("experiment")
     result["roots"] = {
         # Where host code lives: anything the build imports from here came from outside it.
         "host": [
@@ -286,6 +319,100 @@ def main(spec_path):  # type: (str) -> int
         "project": src,
     }
     return _finish(result, out)
+
+
+def _fresh_env(spec, env, cell, venv, setup_log):  # type: (dict, dict, str, str, str) -> tuple[str, str, str] | str
+    """A fresh venv without pip, then the pip under test unpacked from its wheel (the venv's own pip
+    bootstrap would be a second pip, and unpacking is what a wheel install does anyway), then the
+    frontend when it is not pip. Returns (python, purelib, pip --version) or a fault message."""
+    res = _run([sys.executable, "-I", "-m", "venv", "--without-pip", venv], env, cell, setup_log, 300)
+    if res["exit_code"] != 0:
+        return "python -m venv failed (see setup.log)"
+    vpy = os.path.join(venv, "bin", "python")
+    purelib = _output([vpy, "-I", "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], env)
+    with zipfile.ZipFile(os.path.join(spec["wheelhouse"], spec["pip_wheel"])) as wheel:
+        wheel.extractall(purelib)
+    version = _output([vpy, "-m", "pip", "--version"], env)
+    if spec.get("frontend_requirements"):
+        res = _run([vpy, "-m", "pip", "install"] + list(spec["frontend_requirements"]), env, cell, setup_log, 600)
+        if res["exit_code"] != 0:
+            return "installing the frontend failed: %s (see setup.log)" % spec.get("frontend")
+    return vpy, purelib, version
+
+
+def _leading_installs(steps):  # type: (list) -> int
+    """How many install steps open the contamination: only those can come from a snapshot, since a
+    step before an install (a .pth, an env var) could change what that install does."""
+    count = 0
+    for step in steps:
+        if step["kind"] != "install":
+            break
+        count += 1
+    return count
+
+
+def prepare(spec_path):  # type: (str) -> int
+    """Make the snapshots a cell copies: <prepared>/clean (venv + pip + frontend) and
+    <prepared>/installed (clean + the leading install steps), at the cell's own venv path."""
+    with open(spec_path) as fh:
+        spec = json.load(fh)
+    cell, target = spec["cell_dir"], spec["prepared"]
+    venv = os.path.join(cell, "venv")
+    os.makedirs(os.path.join(cell, "home"), exist_ok=True)
+    env = {
+        "PATH": spec["system_path"],
+        "HOME": os.path.join(cell, "home"),
+        "LANG": "C.UTF-8",
+        "PIP_NO_INDEX": "1",
+        "PIP_FIND_LINKS": spec["wheelhouse"],
+        "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+        "XDG_CONFIG_HOME": os.path.join(cell, "home", ".config"),
+        "XDG_CONFIG_DIRS": os.path.join(cell, "xdg"),
+        "XDG_CACHE_HOME": os.path.join(cell, "home", ".cache"),
+        "PIP_NO_CACHE_DIR": "1",
+    }
+    os.makedirs(target, exist_ok=True)
+    log = os.path.join(target, "prepare.log")
+    made = _fresh_env(spec, env, cell, venv, log)
+    if isinstance(made, str):
+        sys.stderr.write(made + "\n")
+        return 3
+    vpy, purelib, version = made
+    clean = os.path.join(target, "clean")
+    shutil.copytree(venv, clean, symlinks=True)
+    deleted = []  # type: list[str]
+    leading = _leading_installs(spec["steps"])
+    if leading:
+        reqs = [r for step in spec["steps"][:leading] for r in step["requirements"]]
+        res = _run([vpy, "-m", "pip", "install"] + reqs, env, cell, log, 600)
+        if res["exit_code"] != 0:
+            sys.stderr.write("installing %s failed (see %s)\n" % (reqs, log))
+            return 3
+        before, after = _files(clean), _files(venv)
+        for rel, stat in after.items():
+            if before.get(rel) != stat:  # new or changed by the install
+                dest = os.path.join(target, "delta", rel)
+                os.makedirs(os.path.dirname(dest), exist_ok=True)
+                shutil.copy2(os.path.join(venv, rel), dest, follow_symlinks=False)
+        deleted = sorted(set(before) - set(after))
+    # The committed image keeps the clean venv where cells use it.
+    shutil.rmtree(venv)
+    os.rename(clean, venv)
+    with open(os.path.join(target, "meta.json"), "w") as fh:
+        json.dump(
+            {"key": spec["prepare_key"], "purelib": purelib, "pip_version_output": version, "deleted": deleted}, fh
+        )
+    return 0
+
+
+def _files(root):  # type: (str) -> dict[str, tuple[int, int]]
+    found = {}
+    for folder, _dirs, names in os.walk(root):
+        for name in names:
+            path = os.path.join(folder, name)
+            stat = os.lstat(path)
+            found[os.path.relpath(path, root)] = (stat.st_size, stat.st_mtime_ns)
+    return found
 
 
 def _frontend_roots(frontend, purelib):  # type: (str, str) -> list[str]
@@ -310,4 +437,4 @@ def _finish(result, out):  # type: (dict[str, object], str) -> int
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1]))
+    sys.exit(prepare(sys.argv[1]) if sys.argv[2:] == ["--prepare"] else main(sys.argv[1]))
