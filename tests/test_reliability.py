@@ -279,7 +279,12 @@ def test_repeat_marks_a_flaky_cell(tmp_path: Path) -> None:
     which only the local engine lets it reach): the first repeat breaks, the second does not."""
     marker = tmp_path / "marker"
     copy_repo_inputs(tmp_path)
-    line = f"import os; p = {str(marker)!r}; os.path.exists(p) or (open(p, 'w').close(), os._exit(3))"
+    # Only pip processes count (sys.orig_argv, 3.10+): the harness's own check that the contamination
+    # took effect starts the host interpreter too.
+    line = (
+        f"import os, sys; p = {str(marker)!r}; "
+        "'pip' in sys.orig_argv and not os.path.exists(p) and (open(p, 'w').close(), os._exit(3))"
+    )
     text = (
         (SCENARIOS / "vcs-target.yaml")
         .read_text()
