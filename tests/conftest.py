@@ -2,6 +2,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
+import tarfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -105,3 +108,40 @@ expect:
     path = folder / "hang.yaml"
     path.write_text(text)
     return load_scenario(path)
+
+
+def harness(args: str | list[str], *, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the CLI as a user would; a string is split on whitespace ("run --scenario metapath ...")."""
+    argv = args.split() if isinstance(args, str) else args
+    return subprocess.run(
+        [sys.executable, "-m", "isolation_harness", *argv],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+
+
+def pip_sdist(version: str, dest: Path) -> Path:
+    """pip's sdist of ``version``, unpacked into ``dest``; returns the source folder."""
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "-q",
+            "--no-binary",
+            ":all:",
+            "--no-deps",
+            f"pip=={version}",
+            "-d",
+            str(dest),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    with tarfile.open(dest / f"pip-{version}.tar.gz") as tar:
+        tar.extractall(dest / f"unpacked-{version}", filter="data")
+    return dest / f"unpacked-{version}" / f"pip-{version}"

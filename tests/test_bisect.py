@@ -6,7 +6,6 @@ import math
 import shutil
 import subprocess
 import sys
-import tarfile
 from pathlib import Path
 
 import pytest
@@ -15,7 +14,7 @@ from isolation_harness.bisect import bisect, pip_releases
 from isolation_harness.errors import InputError
 from isolation_harness.records import read_records
 
-from .conftest import ROOT
+from .conftest import ROOT, pip_sdist
 
 PY = "3.11"
 
@@ -136,26 +135,7 @@ def test_pyproject_hooks_overlay_changes_an_older_pips_verdict(tmp_path: Path) -
 @pytest.mark.engine
 def test_validate_a_pip_built_from_a_local_git_checkout(tmp_path: Path) -> None:
     """A pip checkout made from a release's sdist (no clone at hand), through validate end to end."""
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "download",
-            "-q",
-            "--no-binary",
-            ":all:",
-            "--no-deps",
-            "pip==25.0",
-            "-d",
-            str(tmp_path),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    with tarfile.open(tmp_path / "pip-25.0.tar.gz") as tar:
-        tar.extractall(tmp_path, filter="data")
-    checkout = tmp_path / "pip-25.0"
+    checkout = pip_sdist("25.0", tmp_path)
     git = ["git", "-C", str(checkout), "-c", "user.name=t", "-c", "user.email=t@invalid"]
     subprocess.run(["git", "init", "-q", str(checkout)], check=True)
     subprocess.run([*git, "add", "-A"], check=True)
@@ -187,29 +167,11 @@ def test_validate_a_pip_built_from_a_local_git_checkout(tmp_path: Path) -> None:
 
 def _sdist_tree(version: str, dest: Path, tmp: Path) -> None:
     """Replace ``dest``'s files (not .git) with pip's sdist of ``version``."""
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "download",
-            "-q",
-            "--no-binary",
-            ":all:",
-            "--no-deps",
-            f"pip=={version}",
-            "-d",
-            str(tmp),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    with tarfile.open(tmp / f"pip-{version}.tar.gz") as tar:
-        tar.extractall(tmp / version, filter="data")
+    source = pip_sdist(version, tmp)
     for child in dest.iterdir():
         if child.name != ".git":
             shutil.rmtree(child) if child.is_dir() else child.unlink()
-    shutil.copytree(tmp / version / f"pip-{version}", dest, dirs_exist_ok=True)
+    shutil.copytree(source, dest, dirs_exist_ok=True)
 
 
 @pytest.mark.engine

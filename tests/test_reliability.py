@@ -26,7 +26,7 @@ from isolation_harness.records import RecordWriter, read_records
 from isolation_harness.runner import combine_repeats
 from isolation_harness.scenario import load_scenario
 
-from .conftest import ROOT, SCENARIOS, copy_repo_inputs, hang_scenario, require_engine
+from .conftest import ROOT, SCENARIOS, copy_repo_inputs, hang_scenario, harness, require_engine
 
 PY = "3.11"
 PIPS = ["23.0.1", "24.0", "25.0"]
@@ -215,13 +215,8 @@ def test_interrupt_keeps_records_leaves_nothing_and_resume_completes(
     code, run_dir, tmp = _interrupted_run(tmp_path, sig, delay, "local")
     assert code == 130 if delay <= 9 else code in (130, 0)
     before = _check_nothing_left(run_dir, tmp) if code == 130 else []
-    resumed = subprocess.run(
-        [sys.executable, "-m", "isolation_harness", "run", "--resume", str(run_dir), "--engine", "local"],
-        cwd=tmp_path,
-        env={**os.environ, "TMPDIR": str(tmp)},
-        capture_output=True,
-        text=True,
-        check=False,
+    resumed = harness(
+        ["run", "--resume", str(run_dir), "--engine", "local"], cwd=tmp_path, env={**os.environ, "TMPDIR": str(tmp)}
     )
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     after = _check_nothing_left(run_dir, tmp)
@@ -246,28 +241,7 @@ def test_cli_timeout_overrides_scenario_limit(tmp_path: Path) -> None:
     hang_scenario(tmp_path, timeout=600)
     (tmp_path / "matrix.yaml").write_text((ROOT / "matrix.yaml").read_text())
     start = time.monotonic()
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "isolation_harness",
-            "run",
-            "--scenario",
-            "hang",
-            "--engine",
-            "local",
-            "--python",
-            PY,
-            "--pip",
-            "24.0",
-            "--timeout",
-            "5",
-        ],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    proc = harness(f"run --scenario hang --engine local --python {PY} --pip 24.0 --timeout 5", cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr  # the scenario expects `timeout`
     assert "hang/py3.11/pip24.0/pip: timeout" in proc.stderr
     assert time.monotonic() - start < 60
@@ -294,28 +268,7 @@ def test_repeat_marks_a_flaky_cell(tmp_path: Path) -> None:
         )
     )
     (tmp_path / "scenarios/vcs-target.yaml").write_text(text)
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "isolation_harness",
-            "run",
-            "--scenario",
-            "vcs-target",
-            "--engine",
-            "local",
-            "--python",
-            PY,
-            "--pip",
-            "24.3.1",
-            "--repeat",
-            "2",
-        ],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    proc = harness(f"run --scenario vcs-target --engine local --python {PY} --pip 24.3.1 --repeat 2", cwd=tmp_path)
     (run_dir,) = (tmp_path / "results").iterdir()
     (record,) = read_records(run_dir)
     assert record["repeats"] == ["broke", "leaked"], proc.stderr
@@ -328,24 +281,10 @@ def test_repeat_marks_a_flaky_cell(tmp_path: Path) -> None:
 def test_same_matrix_twice_gives_identical_verdicts(tmp_path: Path) -> None:
     copy_repo_inputs(tmp_path)
     verdicts = []
+    pips = " ".join(f"--pip {pip}" for pip in ("19.3.1", "24.0", "25.0"))
     for attempt in range(2):
-        args = [
-            "run",
-            "--scenario",
-            "metapath",
-            "--engine",
-            "local",
-            "--python",
-            "3.8",
-            "--python",
-            PY,
-            "--out",
-            f"r{attempt}",
-        ]
-        for pip in ("19.3.1", "24.0", "25.0"):
-            args += ["--pip", pip]
-        subprocess.run(
-            [sys.executable, "-m", "isolation_harness", *args], cwd=tmp_path, capture_output=True, check=False
+        harness(
+            f"run --scenario metapath --engine local --python 3.8 --python {PY} {pips} --out r{attempt}", cwd=tmp_path
         )
         (run_dir,) = (tmp_path / f"r{attempt}").iterdir()
         verdicts.append(
