@@ -83,11 +83,6 @@ class Node:
             self.fail(f"{self.value} is outside {minimum}..{maximum}")
         return self.value
 
-    def flag(self) -> bool:
-        if not isinstance(self.value, bool):
-            self.fail(f"expected true or false, got {_kind(self.value)}")
-        return self.value
-
     def choice(self, allowed: Iterable[str]) -> str:
         options = list(allowed)
         text = self.text()

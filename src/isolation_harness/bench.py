@@ -15,7 +15,6 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from isolation_harness.engines.docker import DockerEngine
 from isolation_harness.images import prefix
@@ -129,7 +128,3 @@ def run(scenarios: dict[str, Scenario], matrix: Matrix, *, full: bool, out: Path
     lines.append(f"harness peak memory (max RSS of this process): {peak:.0f} MB")
     shutil.rmtree(out, ignore_errors=True)
     return lines
-
-
-def summary(figures: list[Figures]) -> dict[str, Any]:
-    return {f.label: {"wall": f.wall, "overhead": f.overhead} for f in figures}

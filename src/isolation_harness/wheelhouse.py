@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 from packaging.specifiers import SpecifierSet
-from packaging.utils import canonicalize_name
 
 from isolation_harness import __version__
 from isolation_harness.errors import InputError
@@ -204,10 +203,6 @@ class Wheelhouse:
 
 def probe_requirement() -> str:
     return f"{PROBE_NAME}=={__version__}"
-
-
-def project_name(filename: str) -> str:
-    return canonicalize_name(filename.split("-", maxsplit=1)[0])
 
 
 def _urlsafe_digest(data: bytes) -> str:
