@@ -9,13 +9,14 @@ import re
 import shutil
 import sys
 import time
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from packaging.requirements import InvalidRequirement, Requirement
 
-from isolation_harness import __version__
+from isolation_harness import __version__, frontends
 from isolation_harness.engines import CellJob, Engine, EngineInfo
 from isolation_harness.errors import ConfigError
 from isolation_harness.evidence import RunFacts, analyze_run
@@ -90,16 +91,45 @@ def insert_probe(text: str, where: str) -> str:
     return edited
 
 
-def driver_spec(scenario: Scenario, pip_wheel: Path, *, timeout: int | None = None) -> dict[str, Any]:
+def driver_spec(
+    scenario: Scenario, pip_wheel: Path, *, timeout: int | None = None, frontend: str = "pip"
+) -> dict[str, Any]:
     files = scenario.project.file_map
     files["pyproject.toml"] = with_probe(scenario)
+    project = scenario.project
+    build_system = _pyproject(scenario).get("build-system", {})
     return {
-        "project": {"name": scenario.project.name, "offer": scenario.project.offer, "files": files},
+        "project": {
+            "name": project.name,
+            "offer": project.offer,
+            "files": files,
+            "outside": dict(project.outside),
+            "links": dict(project.links),
+            "dev_wheels": list(project.dev_wheels),
+        },
         "pip_wheel": pip_wheel.name,
         "steps": [_step_json(step) for step in scenario.contamination],
-        "action_args": list(scenario.action.args),
         "run_timeout": timeout or scenario.timeout,
         "canary_source": CANARY_MODULE.read_text(),
+        # The backend as declared, for frontends that do not tell the hook process (uv).
+        "backend": {
+            "spec": build_system.get("build-backend", ""),
+            "path": list(build_system.get("backend-path", [])),
+        },
+        **frontend_spec(frontend, scenario.action.args, scenario.action.for_frontend(frontend)),
+    }
+
+
+def frontend_spec(name: str, pip_args: Sequence[str], own: Sequence[str] | None = None) -> dict[str, Any]:
+    """The driver's view of a frontend: what to start, install, allow in the build and set."""
+    frontend = frontends.get(name)
+    return {
+        "frontend": frontend.name,
+        "frontend_module": frontend.module,
+        "frontend_requirements": list(frontend.requirements),
+        "frontend_roots": list(frontend.roots),
+        "frontend_env": dict(frontend.env),
+        "action_args": list(frontend.args(pip_args, own)),
     }
 
 
@@ -127,7 +157,7 @@ def run_cell(
     if out_dir.exists():  # left by an interrupted run that is being resumed
         shutil.rmtree(out_dir)
     limit = timeout or scenario.timeout
-    spec = driver_spec(scenario, pip_wheel, timeout=limit)
+    spec = driver_spec(scenario, pip_wheel, timeout=limit, frontend=cell.frontend)
     job = CellJob(
         spec=spec,
         python=cell.python,

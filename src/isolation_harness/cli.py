@@ -15,6 +15,7 @@ from packaging.version import Version
 from isolation_harness import __version__
 from isolation_harness.engines import Engine, select_engine
 from isolation_harness.errors import HarnessError, InputError
+from isolation_harness.frontends import NAMES as FRONTEND_NAMES
 from isolation_harness.matrix import Cell, load_matrix
 from isolation_harness.progress import Progress
 from isolation_harness.records import read_records
@@ -53,6 +54,13 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--repeat", type=int, default=1, metavar="N", help="run each cell N times; disagreeing is flaky")
     run.add_argument("--timeout", type=int, default=None, metavar="S", help="per-run time limit (overrides scenarios)")
     run.add_argument("--python", action="append", default=[], metavar="X.Y", help="narrow to these Pythons")
+    run.add_argument(
+        "--frontend",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help=f"narrow to these frontends ({', '.join(FRONTEND_NAMES)}; default: matrix.yaml's)",
+    )
     run.add_argument(
         "--pip",
         action="append",
@@ -285,17 +293,19 @@ def _run(args: argparse.Namespace) -> int:
         args.out, run_id = args.resume.resolve().parent, args.resume.resolve().name
         args.repeat, args.timeout = plan.get("repeat", 1), plan.get("timeout")
         pythons, pips, wanted = plan["pythons"], plan["pips"], set(plan["cells"])
+        frontends = plan.get("frontends", [])
     elif not args.scenario:
         raise InputError("run needs --scenario NAME (or --resume RUN_DIR)")
     else:
         scenarios = [find_scenario(args.scenarios_dir, name) for name in dict.fromkeys(args.scenario)]
         run_id, pythons, pips, wanted = new_run_id(scenarios), args.python, args.pip, None
+        frontends = args.frontend
     matrix = load_matrix(args.matrix)
     engine = _engine(args)
     wheelhouse = Wheelhouse(args.wheelhouse or default_location())
     if args.resume is None:
         pips = _candidates(args, wheelhouse)
-    options = RunOptions(pythons=pythons, pips=pips, jobs=args.jobs, out=args.out)
+    options = RunOptions(pythons=pythons, pips=pips, frontends=frontends, jobs=args.jobs, out=args.out)
     cells = prepare(scenarios, matrix, engine, wheelhouse, options)
     if wanted is not None:
         cells = [(c, s) for c, s in cells if c.id in wanted]

@@ -17,7 +17,8 @@ from typing import Any
 from isolation_harness.verdict import RunSummary
 
 # The final line of a traceback ("pkg.mod.BackendInvalid: ...") or pip's own "ERROR: ..." line.
-_EXCEPTION_LINE = re.compile(r"^\s*([A-Za-z_][\w.]*(?:Error|Exception|Invalid|Exit)\b:?.*)$")
+# pip 23.1+ draws a box around a backend's error ("╰─> ModuleNotFoundError: ..."): the box is not part of it.
+_EXCEPTION_LINE = re.compile(r"^[\s│╰─>]*([A-Za-z_][\w.]*(?:Error|Exception|Invalid|Exit)\b:?.*)$")
 _PIP_ERROR_LINE = re.compile(r"^\s*(ERROR: .*)$")
 # pip's wrappers around the real error, never the cause itself.
 _GENERIC_ERRORS = ("ERROR: Exception:", "ERROR: Command errored out", "ERROR: Could not find a version that satisfies")
@@ -53,6 +54,16 @@ def _under(path: str | None, roots: list[str]) -> bool:
     return any(real == r or real.startswith(r.rstrip(os.sep) + os.sep) for r in roots)
 
 
+def _in_backend_path(backend_file: str, backend_path: tuple[str, ...]) -> bool:
+    """Whether the backend module's file is inside one of the backend-path folders, compared on
+    absolute paths without resolving links, as pyproject-hooks does: a backend-path folder may hold a
+    link to a backend developed elsewhere (seed 000), and that still counts as loaded from it."""
+    name = os.path.normcase(os.path.abspath(backend_file))
+    return any(
+        name.startswith(os.path.normcase(os.path.abspath(folder)).rstrip(os.sep) + os.sep) for folder in backend_path
+    )
+
+
 def error_signature(log_text: str) -> str | None:
     """The line that names the failure.
 
@@ -72,7 +83,11 @@ def error_signature(log_text: str) -> str | None:
 def is_hook_process(report: dict[str, Any]) -> bool:
     argv = report.get("argv") or [""]
     # pyproject-hooks runs each hook as a script named _in_process.py (pep517 did the same).
-    return "_in_process" in str(argv[0])
+    if "_in_process" in str(argv[0]):
+        return True
+    # uv runs each hook as `python -c <script>` that imports the backend; no pyproject-hooks there.
+    backend = report.get("backend") or {}
+    return str(argv[0]) == "-c" and bool(backend.get("loaded"))
 
 
 def analyze_run(run: dict[str, Any], roots: dict[str, Any], out_dir: Path) -> RunFacts:
@@ -110,9 +125,7 @@ def analyze_run(run: dict[str, Any], roots: dict[str, Any], out_dir: Path) -> Ru
             backend_path = tuple(backend.get("backend_path") or ())
     hook_pids = {r.get("pid") for r in hooks}
     ran = tuple(sorted({f"{c.get('step')} (pid {c.get('pid')})" for c in canaries if c.get("pid") in hook_pids}))
-    in_backend_path = (
-        _under(backend_file, [os.path.realpath(p) for p in backend_path]) if backend_path and backend_file else None
-    )
+    in_backend_path = _in_backend_path(backend_file, backend_path) if backend_path and backend_file else None
 
     influence: list[str] = []
     if backend_file and backend_path and not in_backend_path:

@@ -9,6 +9,7 @@ Images are reused when present; the image id and the exact interpreter version g
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import re
@@ -82,6 +83,9 @@ class ImageBuilder:
             found = self.client.images.get(tag_for(python))
         except docker.errors.ImageNotFound:
             return None
+        recipe = (found.labels or {}).get("org.isolation-harness.recipe", "")
+        if recipe in ("local", "slim") and (found.labels or {}).get(LABEL_RECIPE_HASH) != recipe_hash(recipe):
+            return None  # made by an older recipe: build it again rather than run cells on it
         return _describe(found, python)
 
     def _build(self, python: str) -> Image:
@@ -102,7 +106,12 @@ class ImageBuilder:
         self._log(f"building image {tag_for(python)} from {prefix} (recipe: local)")
         with tempfile.TemporaryDirectory() as tmp:
             context = _local_context(prefix, python, Path(tmp) / "context.tar")
-            args = {"BASE": rootfs_tag(), "PREFIX": str(prefix), "PYTHON_VERSION": version}
+            args = {
+                "BASE": rootfs_tag(),
+                "PREFIX": str(prefix),
+                "PYTHON_VERSION": version,
+                "RECIPE_HASH": recipe_hash("local"),
+            }
             with context.open("rb") as stream:
                 self._run_build(stream, tag_for(python), args)
         image = self._existing(python)
@@ -115,7 +124,9 @@ class ImageBuilder:
         with tarfile.open(fileobj=buffer, mode="w") as tar:
             _add_bytes(tar, "Dockerfile", (CONTAINERS / "Dockerfile.slim").read_bytes())
         try:
-            self._run_build(io.BytesIO(buffer.getvalue()), tag_for(python), {"PYTHON": python})
+            self._run_build(
+                io.BytesIO(buffer.getvalue()), tag_for(python), {"PYTHON": python, "RECIPE_HASH": recipe_hash("slim")}
+            )
         except InputError:
             raise InputError(
                 f"--python {python}: no local interpreter (pyenv install {python}) and python:{python}-slim "
@@ -155,6 +166,14 @@ class ImageBuilder:
             )
         except (docker.errors.BuildError, docker.errors.APIError) as exc:
             raise InputError(f"building image {tag} failed: {str(exc).splitlines()[0]}") from None
+
+
+LABEL_RECIPE_HASH = "org.isolation-harness.recipe-sha256"
+
+
+def recipe_hash(recipe: str) -> str:
+    """sha256 of a recipe's Dockerfile: an image made by another version of it is not reused."""
+    return hashlib.sha256((CONTAINERS / f"Dockerfile.{recipe}").read_bytes()).hexdigest()
 
 
 def _describe(found: Any, python: str) -> Image:

@@ -14,9 +14,11 @@ from pathlib import Path
 from packaging.specifiers import SpecifierSet
 from packaging.version import InvalidVersion, Version
 
+from isolation_harness import frontends as fe
 from isolation_harness._strict import Node, load_yaml
 from isolation_harness.errors import InputError
-from isolation_harness.scenario import FRONTENDS, Scenario, _specifier
+from isolation_harness.frontends import NAMES as FRONTENDS
+from isolation_harness.scenario import Scenario, _specifier
 from isolation_harness.verdict import Verdict
 
 PYTHON_RE = re.compile(r"^3\.\d{1,2}$")
@@ -124,8 +126,13 @@ def plan(
     requires_python: Callable[[str], SpecifierSet],
     pythons: Sequence[str] = (),
     pips: Sequence[str] = (),
+    frontends: Sequence[str] = (),
 ) -> list[Cell]:
     """Every cell of the scenario's matrix, narrowed by the command line, in a stable order."""
+    for value in frontends:
+        if value not in FRONTENDS:
+            raise InputError(f"--frontend {value}: not a frontend; known: {', '.join(FRONTENDS)}")
+    frontend_axis = tuple(frontends) or matrix.frontends
     narrow = matrix.narrowing(scenario.name)
     py_axis = tuple(pythons) or narrow.pythons or matrix.pythons
     pip_axis = tuple(pips) or narrow.pips or matrix.pips
@@ -135,13 +142,18 @@ def plan(
     for value in pip_axis:
         check_pip_version(value, where=f"--pip {value}")
     cells: list[Cell] = []
-    for frontend in matrix.frontends:
+    pip_versions = sorted(set(pip_axis), key=Version)
+    for name in frontend_axis:
+        frontend = fe.get(name)
         for py in py_axis:
-            for pip in sorted(set(pip_axis), key=Version):
-                pv, yv = Version(pip), Version(py)
-                reason = _not_applicable(matrix, pv, yv, requires_python(pip))
-                expected = Verdict.NOT_APPLICABLE if reason else scenario.expected(pip=pv, python=yv)
-                cells.append(Cell(scenario.name, py, pip, frontend, expected, reason))
+            yv = Version(py)
+            runnable = [p for p in pip_versions if _not_applicable(matrix, Version(p), yv, requires_python(p)) is None]
+            newest = Version(runnable[-1]) if runnable else None
+            for pip in pip_versions:
+                pv = Version(pip)
+                reason = _not_applicable(matrix, pv, yv, requires_python(pip)) or frontend.not_applicable(pv, newest)
+                expected = Verdict.NOT_APPLICABLE if reason else scenario.expected(pip=pv, python=yv, frontend=name)
+                cells.append(Cell(scenario.name, py, pip, name, expected, reason))
     return cells
 
 

@@ -77,7 +77,7 @@ def script(run_dir: Path, cell: str, *, wheelhouse: Wheelhouse | None = None) ->
         raise InputError(f"{cell}: not-applicable cells did not run, so there is nothing to replay")
     scenario = run_scenario(run_dir, record)
     house = wheelhouse or Wheelhouse(default_location())
-    spec = driver_spec(scenario, Path(record["pip"]["wheel"]))
+    spec = driver_spec(scenario, Path(record["pip"]["wheel"]), frontend=record.get("frontend", "pip"))
     python = record["python"]["axis"]
     downloads, embedded, hashes = [], [], []
     for artifact in record["artifacts"]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import concurrent.futures
+import dataclasses
 import json
 import os
 import secrets
@@ -14,6 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from isolation_harness import frontends
 from isolation_harness.cell import build_requirements, not_applicable_record, run_cell
 from isolation_harness.engines import Engine
 from isolation_harness.errors import InputError
@@ -28,6 +30,7 @@ from isolation_harness.wheelhouse import Wheelhouse
 class RunOptions:
     pythons: Sequence[str] = ()
     pips: Sequence[str] = ()
+    frontends: Sequence[str] = ()
     jobs: int = 0
     out: Path = Path("results")
     repeat: int = 1  # runs of each cell; verdicts that differ make the cell `flaky`
@@ -57,10 +60,21 @@ def prepare(
 ) -> list[tuple[Cell, Scenario]]:
     """Plan every cell and check all inputs before anything runs, so bad input fails fast (exit 2)."""
     cells: list[tuple[Cell, Scenario]] = []
+    disposable = engine.info().isolation == "container"
     for scenario in scenarios:
-        for cell in plan(
-            scenario, matrix, requires_python=wheelhouse.requires_python, pythons=options.pythons, pips=options.pips
+        for planned in plan(
+            scenario,
+            matrix,
+            requires_python=wheelhouse.requires_python,
+            pythons=options.pythons,
+            pips=options.pips,
+            frontends=options.frontends,
         ):
+            cell = planned
+            if cell.not_applicable is None and scenario.needs_disposable_base and not disposable:
+                # Writing into the base interpreter on the local engine would change this machine's Python.
+                reason = "the scenario installs into the base interpreter: only a container engine can throw it away"
+                cell = dataclasses.replace(planned, expected=Verdict.NOT_APPLICABLE, not_applicable=reason)
             cells.append((cell, scenario))
     for py in sorted({c.python for c, _ in cells if c.not_applicable is None}):
         engine.check_python(py)
@@ -99,12 +113,18 @@ def execute(
     todo = [(c, s) for c, s in cells if c.id not in done_before]
     total = len(cells)
     probe = wheelhouse.probe_wheel()
-    artifacts: dict[tuple[str, str], list[Path]] = {}
+    artifacts: dict[tuple[str, str, str], list[Path]] = {}
     for cell, scenario in todo:
-        key = (scenario.name, cell.python)
+        key = (scenario.name, cell.python, cell.frontend)
         if cell.not_applicable is None and key not in artifacts:
-            reqs = build_requirements(scenario) + list(scenario.host_requirements)
-            artifacts[key] = [probe, *wheelhouse.requirements(reqs, cell.python)]
+            # Each group is resolved on its own: the host may hold an older release of a build
+            # requirement (pip #7778, #6264), which one resolution could not satisfy together.
+            groups = [build_requirements(scenario), list(scenario.project.index), *scenario.host_requirement_groups]
+            groups.append(list(frontends.get(cell.frontend).requirements))
+            found = [probe, *wheelhouse.sdists(scenario.project.sdists)]
+            for group in groups:
+                found += [p for p in wheelhouse.requirements(group, cell.python) if p not in found]
+            artifacts[key] = found
 
     def finish(record: dict[str, Any]) -> None:
         writer.append(record)
@@ -136,7 +156,7 @@ def execute(
                 scenario,
                 engine=engine,
                 wheelhouse=wheelhouse,
-                artifacts=artifacts[(scenario.name, cell.python)],
+                artifacts=artifacts[(scenario.name, cell.python, cell.frontend)],
                 run_dir=run_dir,
                 run_id=run_id,
                 python_exact=engine.check_python(cell.python),
@@ -192,6 +212,7 @@ def _write_plan(run_dir: Path, cells: list[tuple[Cell, Scenario]], options: RunO
         "scenarios": sorted({s.name for _, s in cells}),
         "pythons": sorted({c.python for c, _ in cells}),
         "pips": sorted({c.pip for c, _ in cells}),
+        "frontends": sorted({c.frontend for c, _ in cells}),
         "repeat": options.repeat,
         "timeout": options.timeout,
     }

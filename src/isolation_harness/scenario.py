@@ -16,6 +16,7 @@ from packaging.version import Version
 
 from isolation_harness._strict import Node, load_yaml
 from isolation_harness.errors import ConfigError
+from isolation_harness.frontends import NAMES as FRONTENDS
 from isolation_harness.verdict import Verdict
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
@@ -23,8 +24,8 @@ MODULE_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 ENV_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 # Placeholders the cell fills in; anything else in braces is a mistake in the scenario.
-PLACEHOLDERS = frozenset({"target", "project_url", "project_dir", "cell", "run", "wheelhouse"})
-FRONTENDS = ("pip",)
+# {path}: the PATH the frontend would get, for an `env` step that puts a folder before it.
+PLACEHOLDERS = frozenset({"target", "project_url", "project_dir", "cell", "run", "wheelhouse", "path"})
 OFFERS = ("vcs", "path")
 # The verdicts a scenario may expect: `error` is always the harness's fault, `flaky` never a finding.
 EXPECTABLE = tuple(v.value for v in Verdict if v not in (Verdict.ERROR, Verdict.FLAKY))
@@ -38,6 +39,19 @@ class Project:
     offer: Literal["vcs", "path"]
     files: tuple[tuple[str, str], ...]
     fixture: str | None = None  # the folder in scenarios/fixtures the files came from, if any
+    # Files written into the cell outside the project ({cell}/<path>), such as a backend in development.
+    outside: tuple[tuple[str, str], ...] = ()
+    # Symbolic links made in the project (path -> target, placeholders allowed): the seed-000 way of
+    # pointing backend-path at a backend developed elsewhere.
+    links: tuple[tuple[str, str], ...] = ()
+    # Folders of the cell ({cell}/<path>) built into wheels in {cell}/dev-wheels before the control.
+    dev_wheels: tuple[str, ...] = ()
+    # Requirements also fetched as source distributions into the wheel directory (for --no-binary).
+    sdists: tuple[str, ...] = ()
+    # More distributions the package index would offer (a cell sees only the wheel directory): what
+    # a contaminated build may ask for beyond the declared requirements, such as an old setuptools
+    # asking for `wheel`.
+    index: tuple[str, ...] = ()
 
     @property
     def file_map(self) -> dict[str, str]:
@@ -46,15 +60,40 @@ class Project:
     @property
     def digest(self) -> str:
         """sha256 of the project's files, whether inline or from a fixture."""
-        return hashlib.sha256(json.dumps(self.files).encode()).hexdigest()
+        parts = [self.files, self.outside, self.links, self.dev_wheels, self.sdists, self.index]
+        return hashlib.sha256(json.dumps(parts if any(parts[1:]) else self.files).encode()).hexdigest()
+
+
+INSTALL_PLACES = ("host", "user", "base")
 
 
 @dataclass(frozen=True)
 class Install:
-    """Install requirements into the host environment (from the wheel directory)."""
+    """Install requirements (from the wheel directory) into the host environment, the user
+    site-packages (pip #5224) or the base interpreter's site-packages (pip #6264; docker engine only,
+    where the base is thrown away with the container)."""
 
     requirements: tuple[str, ...]
+    into: Literal["host", "user", "base"] = "host"
     kind: Literal["install"] = "install"
+
+
+@dataclass(frozen=True)
+class VenvConfig:
+    """Change the host venv's pyvenv.cfg: `include-system-site-packages = true` (pip #6264)."""
+
+    system_site_packages: bool
+    kind: Literal["venv-config"] = "venv-config"
+
+
+@dataclass(frozen=True)
+class OtherVenv:
+    """A second environment at {cell}/<name> with its own pip and requirements, whose console
+    scripts a build may find on PATH (pip #13222)."""
+
+    name: str
+    requirements: tuple[str, ...]
+    kind: Literal["other-venv"] = "other-venv"
 
 
 @dataclass(frozen=True)
@@ -91,14 +130,21 @@ class PipConfig:
     kind: Literal["pip-config"] = "pip-config"
 
 
-Step = Install | EditableFinder | PthFile | EnvVars | PipConfig
-STEP_KINDS = ("install", "editable-finder", "pth", "env", "pip-config")
+Step = Install | EditableFinder | PthFile | EnvVars | PipConfig | VenvConfig | OtherVenv
+STEP_KINDS = ("install", "editable-finder", "pth", "env", "pip-config", "venv-config", "other-venv")
 
 
 @dataclass(frozen=True)
 class Action:
+    """The pip command of the scenario, and the commands of other frontends where they cannot be
+    derived from it (see frontends.py)."""
+
     frontend: Literal["pip"]
     args: tuple[str, ...]
+    own: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    def for_frontend(self, name: str) -> tuple[str, ...] | None:
+        return dict(self.own).get(name)
 
 
 @dataclass(frozen=True)
@@ -106,9 +152,14 @@ class Expectation:
     verdict: Verdict
     pip: SpecifierSet = field(default_factory=SpecifierSet)
     python: SpecifierSet = field(default_factory=SpecifierSet)
+    frontends: tuple[str, ...] = ()  # empty: every frontend
 
-    def matches(self, *, pip: Version, python: Version) -> bool:
-        return self.pip.contains(pip, prereleases=True) and self.python.contains(python, prereleases=True)
+    def matches(self, *, pip: Version, python: Version, frontend: str = "pip") -> bool:
+        return (
+            self.pip.contains(pip, prereleases=True)
+            and self.python.contains(python, prereleases=True)
+            and (not self.frontends or frontend in self.frontends)
+        )
 
 
 @dataclass(frozen=True)
@@ -123,16 +174,24 @@ class Scenario:
     timeout: int
     source: Path
 
-    def expected(self, *, pip: Version, python: Version) -> Verdict | None:
+    def expected(self, *, pip: Version, python: Version, frontend: str = "pip") -> Verdict | None:
         """The first expectation that covers the cell, or None when none does."""
         for rule in self.expect:
-            if rule.matches(pip=pip, python=python):
+            if rule.matches(pip=pip, python=python, frontend=frontend):
                 return rule.verdict
         return None
 
     @property
-    def host_requirements(self) -> tuple[str, ...]:
-        return tuple(req for step in self.contamination if isinstance(step, Install) for req in step.requirements)
+    def host_requirement_groups(self) -> list[list[str]]:
+        """The requirements of each step that installs into the host, in order."""
+        return [
+            list(step.requirements) for step in self.contamination if isinstance(step, (Install, OtherVenv))
+        ]
+
+    @property
+    def needs_disposable_base(self) -> bool:
+        """Whether a step writes into the base interpreter, which only a container may do."""
+        return any(isinstance(step, Install) and step.into == "base" for step in self.contamination)
 
 
 def load_scenario(path: Path) -> Scenario:
@@ -185,7 +244,10 @@ MAX_FIXTURE_BYTES = 2_000_000
 
 
 def _project(node: Node) -> Project:
-    fields = node.mapping(required=("name",), optional=("offer", "files", "fixture"))
+    fields = node.mapping(
+        required=("name",),
+        optional=("offer", "files", "fixture", "outside", "links", "dev-wheels", "sdists", "index"),
+    )
     files: dict[str, str] = {}
     fixture = fields.get("fixture")
     if fixture is not None:
@@ -201,11 +263,36 @@ def _project(node: Node) -> Project:
         node.fail("the project needs a pyproject.toml", "add one with a [build-system] table")
     offer_node = fields.get("offer")
     offer = offer_node.choice(OFFERS) if offer_node else "vcs"
+    outside: dict[str, str] = {}
+    if "outside" in fields:
+        outside = fields["outside"].text_mapping()
+        for rel in outside:
+            _check_relative(fields["outside"].child(rel, None), rel)
+    links: dict[str, str] = {}
+    if "links" in fields:
+        links = fields["links"].text_mapping()
+        for rel, target in links.items():
+            _check_relative(fields["links"].child(rel, None), rel)
+            _check_placeholders(fields["links"].child(rel, target), target)
+            if not target.startswith("{cell}/"):
+                fields["links"].child(rel, target).fail(
+                    f"link target '{target}' is not inside the cell", "start it with {cell}/"
+                )
+    dev_wheels: tuple[str, ...] = ()
+    if "dev-wheels" in fields:
+        dev_wheels = fields["dev-wheels"].texts()
+        for i, rel in enumerate(dev_wheels):
+            _check_relative(fields["dev-wheels"].child(i, rel), rel)
     return Project(
         name=fields["name"].text(),
         offer="vcs" if offer == "vcs" else "path",
         files=tuple(sorted(files.items())),
         fixture=fixture.text() if fixture is not None else None,
+        outside=tuple(sorted(outside.items())),
+        links=tuple(sorted(links.items())),
+        dev_wheels=dev_wheels,
+        sdists=fields["sdists"].texts() if "sdists" in fields else (),
+        index=fields["index"].texts() if "index" in fields else (),
     )
 
 
@@ -248,7 +335,23 @@ def _step(node: Node) -> Step:
     (kind,) = node.value
     body = node.mapping(optional=STEP_KINDS)[kind]
     if kind == "install":
-        return Install(requirements=body.texts())
+        if isinstance(body.value, list):
+            return Install(requirements=body.texts())
+        f = body.mapping(required=("requirements",), optional=("into",))
+        into = f["into"].choice(INSTALL_PLACES) if "into" in f else "host"
+        return Install(requirements=f["requirements"].texts(), into=into)  # type: ignore[arg-type]
+    if kind == "venv-config":
+        f = body.mapping(required=("system-site-packages",))
+        flag = f["system-site-packages"].value
+        if not isinstance(flag, bool):
+            f["system-site-packages"].fail("expected true or false")
+        return VenvConfig(system_site_packages=flag)
+    if kind == "other-venv":
+        f = body.mapping(required=("name", "install"))
+        venv_name = f["name"].text()
+        if not NAME_RE.match(venv_name) or venv_name in ("venv", "src", "home", "tmp", "work", "editable"):
+            f["name"].fail(f"'{venv_name}' must be a new folder name of lower-case letters, digits and dashes")
+        return OtherVenv(name=venv_name, requirements=f["install"].texts())
     if kind == "editable-finder":
         module = body.mapping(required=("module",))["module"].text()
         if not MODULE_RE.match(module):
@@ -280,11 +383,14 @@ def _step(node: Node) -> Step:
 
 
 def _action(node: Node) -> Action:
-    fields = node.mapping(required=("frontend", "args"))
-    frontend = fields["frontend"].choice(FRONTENDS)
+    others = tuple(name for name in FRONTENDS if name != "pip")
+    fields = node.mapping(required=("frontend", "args"), optional=others)
+    fields["frontend"].choice(("pip",))  # the base action is pip's; the others derive from it
     args = _placeheld_list(fields["args"])
-    assert frontend == "pip"  # FRONTENDS is closed; build and uv join with the frontends issue
-    return Action(frontend="pip", args=args)
+    if not args:
+        fields["args"].fail("the action needs a pip command, such as [install, '{project_url}']")
+    own = tuple((name, _placeheld_list(fields[name])) for name in others if name in fields)
+    return Action(frontend="pip", args=args, own=own)
 
 
 def _placeheld_list(node: Node) -> tuple[str, ...]:
@@ -308,12 +414,18 @@ def _check_placeholders(node: Node, text: str) -> None:
 
 
 def _expectation(node: Node) -> Expectation:
-    fields = node.mapping(required=("verdict",), optional=("pip", "python"))
+    fields = node.mapping(required=("verdict",), optional=("pip", "python", "frontend"))
     verdict = Verdict(fields["verdict"].choice(EXPECTABLE))
+    frontends: tuple[str, ...] = ()
+    if "frontend" in fields:
+        f = fields["frontend"]
+        items = f.items() if isinstance(f.value, list) else [f]
+        frontends = tuple(item.choice(FRONTENDS) for item in items)
     return Expectation(
         verdict=verdict,
         pip=_specifier(fields.get("pip")),
         python=_specifier(fields.get("python")),
+        frontends=frontends,
     )
 
 

@@ -105,6 +105,19 @@ class Wheelhouse:
         )
         return [self.root / f for f in files]
 
+    def sdists(self, requirements: Iterable[str]) -> list[Path]:
+        """Source distributions (no dependencies) for scenarios that build from source, such as a
+        self-hosting backend under --no-binary (seed 003)."""
+        reqs = sorted(set(requirements))
+        if not reqs:
+            return []
+        files = self.download(
+            ["--no-binary=:all:", "--no-deps", "--no-build-isolation", *reqs],
+            key="sdist:" + ";".join(reqs),
+            failure=f"source distributions {', '.join(reqs)} could not be downloaded",
+        )
+        return [self.root / f for f in files]
+
     # -- candidates built on the host --------------------------------------------------------------
     def register_pip(self, label: str, wheel: Path, *, source: dict[str, Any]) -> Path:
         """Keep a non-release pip wheel under its label, with where it came from."""

@@ -117,7 +117,7 @@ class DockerEngine:
 
         leading = []
         for step in spec["steps"]:
-            if step["kind"] != "install":
+            if step["kind"] != "install" or step.get("into", "host") != "host":
                 break
             leading += list(step["requirements"])
         wheel = wheelhouse / spec["pip_wheel"]

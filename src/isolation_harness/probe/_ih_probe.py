@@ -42,6 +42,17 @@ def _backend():  # type: () -> dict[str, object]
             backend_path = [str(p) for p in json.loads(env["_PYPROJECT_HOOKS_BACKEND_PATH_JSON"])]
         except ValueError:
             pass
+    declared = False
+    if not spec:
+        # The frontend did not say (uv runs each hook with `python -c`): the backend the project
+        # declares, passed by the cell driver, with backend-path relative to the hook's working folder.
+        spec = env.get("ISOLATION_PROBE_BACKEND", "")
+        try:
+            relative = json.loads(env.get("ISOLATION_PROBE_BACKEND_PATH", "[]"))
+        except ValueError:
+            relative = []
+        backend_path = [os.path.join(os.getcwd(), str(p)) for p in relative]
+        declared = True
     module_name = spec.split(":")[0].strip()
     module = sys.modules.get(module_name) if module_name else None
     return {
@@ -49,6 +60,7 @@ def _backend():  # type: () -> dict[str, object]
         "module": module_name,
         "backend_path": backend_path,
         "loaded": module is not None,
+        "declared_only": declared,
         "file": getattr(module, "__file__", None),
     }
 
@@ -117,6 +129,8 @@ def install():  # type: () -> None
     _START["meta_path"] = [_describe(f) for f in sys.meta_path]
     _START["sys_path"] = list(sys.path)
     _START["env"] = {
-        k: v for k, v in os.environ.items() if k.startswith(("PIP_", "PYTHON", "PEP517_", "_PYPROJECT_HOOKS_"))
+        k: v
+        for k, v in os.environ.items()
+        if k.startswith(("PIP_", "PYTHON", "PEP517_", "_PYPROJECT_HOOKS_", "ISOLATION_PROBE_BACKEND", "UV_"))
     }
     atexit.register(_report)

@@ -20,7 +20,7 @@ import sys
 import time
 import zipfile
 
-DRIVER_VERSION = 1
+DRIVER_VERSION = 2
 # Fixed identity and dates make the project's git commit, and so pip's view of it, identical in
 # every cell and every run.
 GIT_ENV = {
@@ -181,6 +181,12 @@ def main(spec_path):  # type: (str) -> int
     src = os.path.join(cell, "src", project["name"])
     for rel, text in project["files"].items():
         _write(os.path.join(src, rel), text)
+    for rel, text in project.get("outside", {}).items():
+        _write(os.path.join(cell, rel), text)
+    for rel, target in project.get("links", {}).items():
+        link = os.path.join(src, rel)
+        os.makedirs(os.path.dirname(link), exist_ok=True)
+        os.symlink(target.format(cell=cell), link)
     setup_log = os.path.join(out, "setup.log")
     if project["offer"] == "vcs":
         git_env = dict(env, **GIT_ENV)
@@ -197,6 +203,7 @@ def main(spec_path):  # type: (str) -> int
     # 2. a fresh venv with the pip under test (and the frontend, if not pip): made here, or copied
     # from a snapshot prepared once for this (Python, pip, frontend) at the same path (issue 9).
     frontend = spec.get("frontend", "pip")
+    module = spec.get("frontend_module", frontend)
     prepared = spec.get("prepared")
     if prepared:
         # The prepared image holds the clean venv at this very path: nothing to copy for the control.
@@ -215,8 +222,15 @@ def main(spec_path):  # type: (str) -> int
         "project_dir": src,
         "project_url": project_url,
         "wheelhouse": spec["wheelhouse"],
+        "path": env["PATH"],
     }
     timeout = float(spec["run_timeout"])
+    # Wheels of backends in development (seed 000's --find-links way), built before the control.
+    for rel in project.get("dev_wheels", []):
+        argv = [vpy, "-m", "pip", "wheel", "--no-deps", "-w", os.path.join(cell, "dev-wheels"), os.path.join(cell, rel)]
+        if _run(argv, env, cell, setup_log, timeout)["exit_code"] != 0:
+            return _fault(result, out, "building the wheel of %s failed (see setup.log)" % rel)
+    backend = spec.get("backend", {})
     runs = {}  # type: dict[str, object]
     result["runs"] = runs
 
@@ -225,9 +239,14 @@ def main(spec_path):  # type: (str) -> int
         os.makedirs(run_dir, exist_ok=True)
         run_values = dict(values, target=os.path.join(cell, "target-" + name), run=run_dir)
         run_env = dict(env)
+        run_env.update({k: _fill(v, run_values) for k, v in spec.get("frontend_env", {}).items()})
         run_env.update({k: _fill(v, run_values) for k, v in extra_env.items()})
         run_env["ISOLATION_PROBE_DIR"] = os.path.join(run_dir, "probe")
-        argv = [vpy, "-m", frontend] + [_fill(a, run_values) for a in spec["action_args"]]
+        # The declared backend, for hook processes whose frontend does not name it (uv runs hooks
+        # with `python -c`, without pyproject-hooks' environment variables).
+        run_env["ISOLATION_PROBE_BACKEND"] = backend.get("spec", "")
+        run_env["ISOLATION_PROBE_BACKEND_PATH"] = json.dumps(backend.get("path", []))
+        argv = [vpy, "-m", module] + [_fill(a, run_values) for a in spec["action_args"]]
         res = _run(argv, run_env, os.path.join(cell, "work"), os.path.join(run_dir, "output.log"), timeout)
         res["reports"] = _read_reports(run_env["ISOLATION_PROBE_DIR"])
         res["log"] = name + "/output.log"
@@ -238,7 +257,7 @@ def main(spec_path):  # type: (str) -> int
     action("control", {})
     phase("control")
     if spec.get("control_only"):  # diagnose: only the clean build is wanted
-        result["roots"] = {"host": [purelib, home], "frontend": _frontend_roots(frontend, purelib), "project": src}
+        result["roots"] = {"host": [purelib, home], "frontend": _frontend_roots(spec, purelib), "project": src}
         return _finish(result, out)
     # 4. the contamination, step by step
     experiment_env = {}  # type: dict[str, str]
@@ -256,13 +275,21 @@ def main(spec_path):  # type: (str) -> int
         leading = 0
     _write(os.path.join(purelib, "_ih_canary.py"), spec["canary_source"])
     planted = []  # type: list[str]
+    extra_roots = []  # type: list[str]  # host code outside the venv: user site, base, other venvs
     for index, step in enumerate(spec["steps"]):
         kind = step["kind"]
         label = "%d:%s" % (index, kind)
         if index < leading:
             pass
         elif kind == "install":
-            res = _run([vpy, "-m", "pip", "install"] + list(step["requirements"]), env, cell, setup_log, timeout)
+            into = step.get("into", "host")
+            argv = [vpy, "-m", "pip", "install"]
+            if into != "host":
+                # The user site-packages (pip #5224) or the base interpreter's (pip #6264).
+                where = _user_site(vpy, env) if into == "user" else _base_purelib(env)
+                argv += ["--target", where]
+                extra_roots.append(where)
+            res = _run(argv + list(step["requirements"]), env, cell, setup_log, timeout)
             if res["exit_code"] != 0:
                 return _fault(
                     result,
@@ -280,9 +307,19 @@ def main(spec_path):  # type: (str) -> int
             )
         elif kind == "pth":
             lines = [_fill(line, values_exp) for line in step["lines"]]
+            # A line that is not code is a folder put on sys.path: what is there is host code too.
+            extra_roots.extend(line for line in lines if not line.startswith(("import ", "import\t", "#")))
             _write(os.path.join(purelib, step["name"]), "\n".join([canary % label] + lines) + "\n")
         elif kind == "env":
             experiment_env.update(step["variables"])
+        elif kind == "venv-config":
+            _venv_config(venv, step["system_site_packages"])
+        elif kind == "other-venv":
+            other = os.path.join(cell, step["name"])
+            made = _fresh_env(dict(spec, frontend_requirements=list(step["requirements"])), env, cell, other, setup_log)
+            if isinstance(made, str):
+                return _fault(result, out, "contamination step %s failed: %s" % (label, made))
+            extra_roots.append(other)
         elif kind == "pip-config":
             text = ""
             for section, settings in step["sections"]:
@@ -312,10 +349,12 @@ def main(spec_path):  # type: (str) -> int
             purelib,
             editable_dir,
             home,
-            _output([sys.executable, "-I", "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], env),
-        ],
+            _base_purelib(env),
+            _user_site(vpy, env),
+        ]
+        + extra_roots,
         # The frontend's own machinery (pip and its vendored pyproject-hooks) may run in the build.
-        "frontend": _frontend_roots(frontend, purelib),
+        "frontend": _frontend_roots(spec, purelib),
         "project": src,
     }
     return _finish(result, out)
@@ -340,12 +379,29 @@ def _fresh_env(spec, env, cell, venv, setup_log):  # type: (dict, dict, str, str
     return vpy, purelib, version
 
 
+def _base_purelib(env):  # type: (dict[str, str]) -> str
+    return _output([sys.executable, "-I", "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], env)
+
+
+def _user_site(vpy, env):  # type: (str, dict[str, str]) -> str
+    return _output([vpy, "-c", "import site; print(site.getusersitepackages())"], env)
+
+
+def _venv_config(venv, system_site_packages):  # type: (str, bool) -> None
+    """Set include-system-site-packages in pyvenv.cfg, as `python -m venv --system-site-packages` does."""
+    cfg = os.path.join(venv, "pyvenv.cfg")
+    with open(cfg) as fh:
+        lines = [line for line in fh.read().splitlines() if not line.startswith("include-system-site-packages")]
+    lines.append("include-system-site-packages = %s" % ("true" if system_site_packages else "false"))
+    _write(cfg, "\n".join(lines) + "\n")
+
+
 def _leading_installs(steps):  # type: (list) -> int
-    """How many install steps open the contamination: only those can come from a snapshot, since a
-    step before an install (a .pth, an env var) could change what that install does."""
+    """How many install steps (into the host venv) open the contamination: only those can come from
+    a snapshot, since a step before an install (a .pth, an env var) could change what that install does."""
     count = 0
     for step in steps:
-        if step["kind"] != "install":
+        if step["kind"] != "install" or step.get("into", "host") != "host":
             break
         count += 1
     return count
@@ -415,12 +471,10 @@ def _files(root):  # type: (str) -> dict[str, tuple[int, int]]
     return found
 
 
-def _frontend_roots(frontend, purelib):  # type: (str, str) -> list[str]
+def _frontend_roots(spec, purelib):  # type: (dict, str) -> list[str]
     """The frontend's own machinery, allowed to run in the build: pip (with its vendored
-    pyproject-hooks), or pypa/build and the pyproject-hooks it depends on."""
-    if frontend == "build":
-        return [os.path.join(purelib, name) for name in ("pip", "build", "pyproject_hooks")]
-    return [os.path.join(purelib, "pip")]
+    pyproject-hooks), or pypa/build and the pyproject-hooks it depends on, or uv."""
+    return [os.path.join(purelib, name) for name in spec.get("frontend_roots", ["pip"])]
 
 
 def _fault(result, out, message):  # type: (dict[str, object], str, str) -> int

@@ -1,0 +1,109 @@
+"""The frontends (and modes) a scenario can be replayed with: one matrix axis, rules per frontend.
+
+A scenario's action is written for pip (``pip install ...``); the other frontends derive theirs from it,
+or the scenario gives its own under ``action.<frontend>``. Each frontend says which pip releases it
+applies to, and why not elsewhere, so a hole in a table is always explained.
+
+- ``pip``: pip's default isolation, a ``sitecustomize`` on the same interpreter (pip #11812, #7778).
+- ``pip-venv``: pip's opt-in ``--use-feature=venv-isolation`` (a real venv per build, pip PR #14070,
+  first released in 26.2).
+- ``build``: ``python -m build`` (pypa/build), a real venv per build with the build requirements.
+- ``uv``: ``uv pip install`` (or the scenario's own uv command), offline against the wheel directory;
+  uv does not use pip, so it runs once per Python, in the newest pip's column.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from packaging.specifiers import SpecifierSet
+from packaging.version import Version
+
+
+@dataclass(frozen=True)
+class Frontend:
+    name: str
+    module: str  # started as `python -m <module>` with the host environment's interpreter
+    requirements: tuple[str, ...]  # installed into the host environment before the control
+    roots: tuple[str, ...]  # top-level folders of the host site-packages that are the frontend itself
+    pips: SpecifierSet  # the pip releases where this frontend or mode exists
+    pips_reason: str
+    newest_pip_only: bool = False  # the pip axis does not matter: run one cell per Python
+    env: tuple[tuple[str, str], ...] = ()  # extra environment for its runs (placeholders allowed)
+
+    def args(self, pip_args: Sequence[str], own: Sequence[str] | None) -> tuple[str, ...]:
+        """The frontend's arguments for a scenario whose pip action is ``pip_args``."""
+        if own is not None:
+            return tuple(own)
+        if self.name == "pip-venv":
+            # The feature flag goes after the subcommand, where every pip command accepts it.
+            return (pip_args[0], "--use-feature=venv-isolation", *pip_args[1:]) if pip_args else ()
+        if self.name == "build":
+            return ("--wheel", "--outdir", "{target}", "{project_dir}")
+        if self.name == "uv":
+            return ("pip", *pip_args)
+        return tuple(pip_args)
+
+    def not_applicable(self, pip: Version, newest: Version | None) -> str | None:
+        """Why this frontend has no cell at ``pip`` (``newest``: the newest applicable pip of the row)."""
+        if not self.pips.contains(pip, prereleases=True):
+            return self.pips_reason.format(pip=pip)
+        if self.newest_pip_only and newest is not None and pip != newest:
+            return f"{self.name} does not use pip: one cell per Python, in the newest pip's column ({newest})"
+        return None
+
+
+FRONTENDS: dict[str, Frontend] = {
+    "pip": Frontend(
+        name="pip",
+        module="pip",
+        requirements=(),
+        roots=("pip",),
+        pips=SpecifierSet(),
+        pips_reason="",
+    ),
+    "pip-venv": Frontend(
+        name="pip-venv",
+        module="pip",
+        requirements=(),
+        roots=("pip",),
+        pips=SpecifierSet(">=26.2"),
+        pips_reason="pip {pip} has no --use-feature=venv-isolation (first released in pip 26.2, pypa/pip#14070)",
+    ),
+    "build": Frontend(
+        name="build",
+        module="build",
+        requirements=("build",),
+        # pypa/build and the pyproject-hooks it runs the hooks with, and the pip it installs with.
+        roots=("build", "pyproject_hooks", "pip"),
+        pips=SpecifierSet(),
+        pips_reason="",
+    ),
+    "uv": Frontend(
+        name="uv",
+        module="uv",
+        requirements=("uv",),
+        roots=("uv",),
+        pips=SpecifierSet(),
+        pips_reason="",
+        newest_pip_only=True,
+        # Offline against the wheel directory, never downloading an interpreter, and without a shared
+        # cache: uv would reuse the control's built wheel in the experiment and build nothing (its
+        # temporary cache is in the cell's TMPDIR, outside the home folder that counts as host).
+        env=(
+            ("UV_OFFLINE", "1"),
+            ("UV_NO_INDEX", "1"),
+            ("UV_FIND_LINKS", "{wheelhouse}"),
+            ("UV_NO_CACHE", "1"),
+            ("UV_PYTHON_DOWNLOADS", "never"),
+            ("UV_NO_PROGRESS", "1"),
+            ("VIRTUAL_ENV", "{cell}/venv"),
+        ),
+    ),
+}
+NAMES = tuple(FRONTENDS)
+
+
+def get(name: str) -> Frontend:
+    return FRONTENDS[name]
