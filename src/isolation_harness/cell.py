@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
 
 from isolation_harness import __version__, frontends
 from isolation_harness.engines import CellJob, Engine, EngineInfo
@@ -45,14 +46,30 @@ def build_requirements(scenario: Scenario) -> list[str]:
     """The project's declared build requirements (the probe is added to them for the cell)."""
     data = _pyproject(scenario)
     requires = data.get("build-system", {}).get("requires", [])
+    local = _dev_wheel_names(scenario)
+    wanted = []
     for req in requires:
         try:
-            Requirement(req)
+            name = canonicalize_name(Requirement(req).name)
         except InvalidRequirement:
             raise ConfigError(
                 f"{scenario.source}: key 'project.files.pyproject.toml': bad build requirement {req!r}"
             ) from None
-    return list(requires)
+        if name not in local:  # built in the cell from the project's dev-wheels folders
+            wanted.append(req)
+    return wanted
+
+
+def _dev_wheel_names(scenario: Scenario) -> set[str]:
+    outside = dict(scenario.project.outside)
+    names: set[str] = set()
+    for folder in scenario.project.dev_wheels:
+        text = outside.get(f"{folder.rstrip('/')}/pyproject.toml")
+        if text:
+            name = tomllib.loads(text).get("project", {}).get("name")
+            if name:
+                names.add(canonicalize_name(name))
+    return names
 
 
 def _pyproject(scenario: Scenario) -> dict[str, Any]:
@@ -158,6 +175,7 @@ def run_cell(
         shutil.rmtree(out_dir)
     limit = timeout or scenario.timeout
     spec = driver_spec(scenario, pip_wheel, timeout=limit, frontend=cell.frontend)
+    spec["wheelhouse_hidden"] = wheelhouse.hidden_from(cell.python)
     job = CellJob(
         spec=spec,
         python=cell.python,

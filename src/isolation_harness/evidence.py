@@ -41,6 +41,8 @@ class RunFacts:
     foreign_path_hooks: tuple[str, ...] = ()
     foreign_paths: tuple[str, ...] = ()
     host_code_ran: tuple[str, ...] = ()
+    # Host .pth files of folders only, processed in a build process: a fact, not host code running.
+    host_pth_processed: tuple[str, ...] = ()
     influence: tuple[str, ...] = field(default=())
 
     def summary(self) -> RunSummary:
@@ -54,13 +56,18 @@ def _under(path: str | None, roots: list[str]) -> bool:
     return any(real == r or real.startswith(r.rstrip(os.sep) + os.sep) for r in roots)
 
 
+def _is_code(canary: dict[str, Any], code_steps: list[str] | None) -> bool:
+    return code_steps is None or canary.get("step") in code_steps
+
+
 def _in_backend_path(backend_file: str, backend_path: tuple[str, ...]) -> bool:
     """Whether the backend module's file is inside one of the backend-path folders, compared on
     absolute paths without resolving links, as pyproject-hooks does: a backend-path folder may hold a
     link to a backend developed elsewhere (seed 000), and that still counts as loaded from it."""
-    name = os.path.normcase(os.path.abspath(backend_file))
+    name = os.path.normcase(os.path.abspath(backend_file))  # noqa: PTH100 (resolve() would follow links)
     return any(
-        name.startswith(os.path.normcase(os.path.abspath(folder)).rstrip(os.sep) + os.sep) for folder in backend_path
+        name.startswith(os.path.normcase(os.path.abspath(folder)).rstrip(os.sep) + os.sep)  # noqa: PTH100
+        for folder in backend_path
     )
 
 
@@ -124,7 +131,10 @@ def analyze_run(run: dict[str, Any], roots: dict[str, Any], out_dir: Path) -> Ru
             backend_file, backend_spec = backend["file"], backend.get("spec")
             backend_path = tuple(backend.get("backend_path") or ())
     hook_pids = {r.get("pid") for r in hooks}
-    ran = tuple(sorted({f"{c.get('step')} (pid {c.get('pid')})" for c in canaries if c.get("pid") in hook_pids}))
+    fired = [c for c in canaries if c.get("pid") in hook_pids]
+    code_steps = roots.get("code_steps")  # absent in records made before it existed: all were code
+    ran = tuple(sorted({f"{c.get('step')} (pid {c.get('pid')})" for c in fired if _is_code(c, code_steps)}))
+    processed = tuple(sorted({f"{c.get('step')} (pid {c.get('pid')})" for c in fired if not _is_code(c, code_steps)}))
     in_backend_path = _in_backend_path(backend_file, backend_path) if backend_path and backend_file else None
 
     influence: list[str] = []
@@ -150,5 +160,6 @@ def analyze_run(run: dict[str, Any], roots: dict[str, Any], out_dir: Path) -> Ru
         foreign_path_hooks=tuple(path_hooks),
         foreign_paths=tuple(paths),
         host_code_ran=ran,
+        host_pth_processed=processed,
         influence=tuple(influence),
     )

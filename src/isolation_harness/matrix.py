@@ -151,7 +151,11 @@ def plan(
             newest = Version(runnable[-1]) if runnable else None
             for pip in pip_versions:
                 pv = Version(pip)
-                reason = _not_applicable(matrix, pv, yv, requires_python(pip)) or frontend.not_applicable(pv, newest)
+                reason = (
+                    _not_applicable(matrix, pv, yv, requires_python(pip))
+                    or scenario.skipped(name)
+                    or frontend.not_applicable(pv, newest)
+                )
                 expected = Verdict.NOT_APPLICABLE if reason else scenario.expected(pip=pv, python=yv, frontend=name)
                 cells.append(Cell(scenario.name, py, pip, name, expected, reason))
     return cells

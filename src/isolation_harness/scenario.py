@@ -87,16 +87,6 @@ class VenvConfig:
 
 
 @dataclass(frozen=True)
-class OtherVenv:
-    """A second environment at {cell}/<name> with its own pip and requirements, whose console
-    scripts a build may find on PATH (pip #13222)."""
-
-    name: str
-    requirements: tuple[str, ...]
-    kind: Literal["other-venv"] = "other-venv"
-
-
-@dataclass(frozen=True)
 class EditableFinder:
     """An editable install of ``module`` by a MetaPathFinder put first on sys.meta_path from a .pth
     file, pointing at a copy of the project: the set-up of pip #11812."""
@@ -130,8 +120,8 @@ class PipConfig:
     kind: Literal["pip-config"] = "pip-config"
 
 
-Step = Install | EditableFinder | PthFile | EnvVars | PipConfig | VenvConfig | OtherVenv
-STEP_KINDS = ("install", "editable-finder", "pth", "env", "pip-config", "venv-config", "other-venv")
+Step = Install | EditableFinder | PthFile | EnvVars | PipConfig | VenvConfig
+STEP_KINDS = ("install", "editable-finder", "pth", "env", "pip-config", "venv-config")
 
 
 @dataclass(frozen=True)
@@ -173,6 +163,11 @@ class Scenario:
     expect: tuple[Expectation, ...]
     timeout: int
     source: Path
+    # Frontends the scenario cannot be replayed with, and why (their cells are not-applicable).
+    skip_frontends: tuple[tuple[str, str], ...] = ()
+
+    def skipped(self, frontend: str) -> str | None:
+        return dict(self.skip_frontends).get(frontend)
 
     def expected(self, *, pip: Version, python: Version, frontend: str = "pip") -> Verdict | None:
         """The first expectation that covers the cell, or None when none does."""
@@ -184,9 +179,7 @@ class Scenario:
     @property
     def host_requirement_groups(self) -> list[list[str]]:
         """The requirements of each step that installs into the host, in order."""
-        return [
-            list(step.requirements) for step in self.contamination if isinstance(step, (Install, OtherVenv))
-        ]
+        return [list(step.requirements) for step in self.contamination if isinstance(step, Install)]
 
     @property
     def needs_disposable_base(self) -> bool:
@@ -198,7 +191,7 @@ def load_scenario(path: Path) -> Scenario:
     root = Node(path, "", load_yaml(path))
     fields = root.mapping(
         required=("name", "summary", "references", "project", "action", "expect"),
-        optional=("contamination", "timeout"),
+        optional=("contamination", "timeout", "skip-frontends"),
     )
     name = fields["name"].text()
     if not NAME_RE.match(name):
@@ -224,7 +217,19 @@ def load_scenario(path: Path) -> Scenario:
         expect=tuple(_expectation(n) for n in fields["expect"].items()),
         timeout=timeout_node.whole(minimum=5, maximum=3600) if timeout_node else 300,
         source=path,
+        skip_frontends=_skip_frontends(fields.get("skip-frontends")),
     )
+
+
+def _skip_frontends(node: Node | None) -> tuple[tuple[str, str], ...]:
+    if node is None:
+        return ()
+    reasons = node.text_mapping()
+    for name, reason in reasons.items():
+        node.child(name, name).choice(tuple(f for f in FRONTENDS if f != "pip"))
+        if not reason.strip():
+            node.child(name, reason).fail("say why the scenario cannot run with this frontend")
+    return tuple(sorted(reasons.items()))
 
 
 def load_scenarios(folder: Path) -> dict[str, Scenario]:
@@ -346,12 +351,6 @@ def _step(node: Node) -> Step:
         if not isinstance(flag, bool):
             f["system-site-packages"].fail("expected true or false")
         return VenvConfig(system_site_packages=flag)
-    if kind == "other-venv":
-        f = body.mapping(required=("name", "install"))
-        venv_name = f["name"].text()
-        if not NAME_RE.match(venv_name) or venv_name in ("venv", "src", "home", "tmp", "work", "editable"):
-            f["name"].fail(f"'{venv_name}' must be a new folder name of lower-case letters, digits and dashes")
-        return OtherVenv(name=venv_name, requirements=f["install"].texts())
     if kind == "editable-finder":
         module = body.mapping(required=("module",))["module"].text()
         if not MODULE_RE.match(module):

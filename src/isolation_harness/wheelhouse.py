@@ -22,7 +22,8 @@ from email.parser import Parser
 from pathlib import Path
 from typing import Any
 
-from packaging.specifiers import SpecifierSet
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.version import Version
 
 from isolation_harness import __version__
 from isolation_harness.errors import InputError
@@ -85,6 +86,39 @@ class Wheelhouse:
             raise InputError(f"--pip {version}: no wheel of pip {version} was found; pick a release with a wheel")
         return self.root / wheels[0]
 
+    def hidden_from(self, python: str) -> list[str]:
+        """The wheels whose Requires-Python excludes ``python``.
+
+        An index page tells pip a file's Requires-Python (data-requires-python) before it picks it; a
+        flat wheel directory cannot, and pip before 20.3 would then take a newer release that refuses
+        the interpreter ("requires a different Python") where PyPI would have served an older one. The
+        driver shows each cell a view of the directory without these files, as the index would.
+        """
+        version = Version(f"{python}.99")
+        hidden = []
+        for path in sorted(self.root.glob("*.whl")):
+            spec = self._wheel_requires_python(path)
+            if spec is not None and not spec.contains(version, prereleases=True):
+                hidden.append(path.name)
+        return hidden
+
+    def _wheel_requires_python(self, path: Path) -> SpecifierSet | None:
+        key = f"requires-python:{path.name}"
+        with self._lock:
+            if key not in self._hashes:
+                try:
+                    with zipfile.ZipFile(path) as wheel:
+                        name = next(n for n in wheel.namelist() if n.endswith(".dist-info/METADATA"))
+                        meta = Parser().parsestr(wheel.read(name).decode("utf-8"))
+                    self._hashes[key] = meta.get("Requires-Python") or ""
+                except (OSError, StopIteration, zipfile.BadZipFile, UnicodeDecodeError):
+                    self._hashes[key] = ""
+            text = self._hashes[key]
+        try:
+            return SpecifierSet(text) if text else None
+        except InvalidSpecifier:
+            return None
+
     def requires_python(self, version: str) -> SpecifierSet:
         with zipfile.ZipFile(self.pip_wheel(version)) as wheel:
             name = next(n for n in wheel.namelist() if n.endswith(".dist-info/METADATA"))
@@ -98,10 +132,18 @@ class Wheelhouse:
         reqs = sorted(set(requirements))
         if not reqs:
             return []
+        # `pip download --python-version 3.8` still evaluates python_full_version markers with the
+        # running interpreter (build's `importlib-metadata; python_full_version < "3.10.2"` would be
+        # left out), so the target interpreter resolves when this machine has one with pip.
+        target = _interpreter_with_pip(python)
+        args = ["--only-binary=:all:", *reqs]
+        if target is None:
+            args = ["--only-binary=:all:", "--python-version", python, "--implementation", "cp", *reqs]
         files = self.download(
-            ["--only-binary=:all:", "--python-version", python, "--implementation", "cp", *reqs],
-            key=f"py{python}:" + ";".join(reqs),
+            args,
+            key=f"py{python}{'' if target is None else '+own'}:" + ";".join(reqs),
             failure=f"build requirements {', '.join(reqs)} could not be resolved for Python {python}",
+            python=target,
         )
         return [self.root / f for f in files]
 
@@ -153,7 +195,7 @@ class Wheelhouse:
             return None
         return entry
 
-    def download(self, args: list[str], *, key: str, failure: str) -> list[str]:
+    def download(self, args: list[str], *, key: str, failure: str, python: Path | None = None) -> list[str]:
         """``pip download`` once per key; later calls return the files recorded the first time."""
         index_file = self._index_file(key)
         with self._lock:
@@ -162,7 +204,8 @@ class Wheelhouse:
                 if all((self.root / f).exists() for f in cached):
                     return cached
             with tempfile.TemporaryDirectory(dir=self.root) as tmp:
-                cmd = [sys.executable, "-m", "pip", "download", "--disable-pip-version-check", "-q", "-d", tmp, *args]
+                exe = [str(python), "-I"] if python else [sys.executable]
+                cmd = [*exe, "-m", "pip", "download", "--disable-pip-version-check", "-q", "-d", tmp, *args]
                 proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
                 if proc.returncode != 0:
                     last = (proc.stderr.strip().splitlines() or ["(no output)"])[-1]
@@ -237,3 +280,21 @@ def _atomic_write_bytes(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink()
         raise
+
+
+def _interpreter_with_pip(python: str) -> Path | None:
+    """This machine's interpreter for ``python`` if it can run pip, else None."""
+    from isolation_harness.engines.local import find_interpreter
+
+    exe = find_interpreter(python)
+    if exe is None:
+        return None
+    with _PIP_CHECK_LOCK:
+        if exe not in _PIP_CHECKED:
+            proc = subprocess.run([str(exe), "-I", "-m", "pip", "--version"], capture_output=True, check=False)
+            _PIP_CHECKED[exe] = proc.returncode == 0
+    return exe if _PIP_CHECKED[exe] else None
+
+
+_PIP_CHECKED: dict[Path, bool] = {}
+_PIP_CHECK_LOCK = threading.Lock()

@@ -136,6 +136,20 @@ def _editable_finder(module, editable_dir, purelib):  # type: (str, str, str) ->
     return ["import %s; %s.install()" % (impl, impl)]
 
 
+def _wheel_view(spec, cell):  # type: (dict, str) -> str
+    """The wheel directory as this Python's index would show it: without the wheels whose
+    Requires-Python excludes it (the harness lists them), as links in the cell."""
+    hidden = set(spec.get("wheelhouse_hidden") or [])
+    if not hidden:
+        return str(spec["wheelhouse"])
+    view = os.path.join(cell, "wheels")
+    os.makedirs(view, exist_ok=True)
+    for name in os.listdir(spec["wheelhouse"]):
+        if name not in hidden and not name.startswith(".") and not os.path.exists(os.path.join(view, name)):
+            os.symlink(os.path.join(spec["wheelhouse"], name), os.path.join(view, name))
+    return view
+
+
 def main(spec_path):  # type: (str) -> int
     signal.signal(signal.SIGTERM, _on_term)
     with open(spec_path) as fh:
@@ -160,6 +174,7 @@ def main(spec_path):  # type: (str) -> int
         "executable": sys.executable,
     }
     venv = os.path.join(cell, "venv")
+    wheels = _wheel_view(spec, cell)
     env = {
         "PATH": os.path.join(venv, "bin") + os.pathsep + spec["system_path"],
         "HOME": home,
@@ -167,7 +182,7 @@ def main(spec_path):  # type: (str) -> int
         "TMPDIR": os.path.join(cell, "tmp"),
         # Hermetic: every artifact comes from the wheel directory filled on the host.
         "PIP_NO_INDEX": "1",
-        "PIP_FIND_LINKS": spec["wheelhouse"],
+        "PIP_FIND_LINKS": wheels,
         "PIP_DISABLE_PIP_VERSION_CHECK": "1",
         "PIP_NO_INPUT": "1",
         # Keep machine-level pip configuration (/etc/xdg/pip) and caches out of the cell.
@@ -221,7 +236,7 @@ def main(spec_path):  # type: (str) -> int
         "cell": cell,
         "project_dir": src,
         "project_url": project_url,
-        "wheelhouse": spec["wheelhouse"],
+        "wheelhouse": wheels,
         "path": env["PATH"],
     }
     timeout = float(spec["run_timeout"])
@@ -275,7 +290,8 @@ def main(spec_path):  # type: (str) -> int
         leading = 0
     _write(os.path.join(purelib, "_ih_canary.py"), spec["canary_source"])
     planted = []  # type: list[str]
-    extra_roots = []  # type: list[str]  # host code outside the venv: user site, base, other venvs
+    code_steps = []  # type: list[str]
+    extra_roots = []  # type: list[str]  # host code outside the venv: user site, base, .pth folders
     for index, step in enumerate(spec["steps"]):
         kind = step["kind"]
         label = "%d:%s" % (index, kind)
@@ -314,12 +330,6 @@ def main(spec_path):  # type: (str) -> int
             experiment_env.update(step["variables"])
         elif kind == "venv-config":
             _venv_config(venv, step["system_site_packages"])
-        elif kind == "other-venv":
-            other = os.path.join(cell, step["name"])
-            made = _fresh_env(dict(spec, frontend_requirements=list(step["requirements"])), env, cell, other, setup_log)
-            if isinstance(made, str):
-                return _fault(result, out, "contamination step %s failed: %s" % (label, made))
-            extra_roots.append(other)
         elif kind == "pip-config":
             text = ""
             for section, settings in step["sections"]:
@@ -330,6 +340,9 @@ def main(spec_path):  # type: (str) -> int
             return _fault(result, out, "unknown contamination step %r" % kind)
         if kind in ("editable-finder", "pth"):
             planted.append(label)
+            # Code besides the canary: a .pth of folders only adds paths, it runs nothing of the host's.
+            if kind == "editable-finder" or any(line.startswith(("import ", "import\t")) for line in step["lines"]):
+                code_steps.append(label)
         steps_done.append(label)
     # A contamination that does not take effect in the host itself would make a false `held`: every
     # planted .pth must have run its canary in a plain start of the host interpreter.
@@ -356,6 +369,7 @@ def main(spec_path):  # type: (str) -> int
         # The frontend's own machinery (pip and its vendored pyproject-hooks) may run in the build.
         "frontend": _frontend_roots(spec, purelib),
         "project": src,
+        "code_steps": code_steps,
     }
     return _finish(result, out)
 
@@ -420,7 +434,7 @@ def prepare(spec_path):  # type: (str) -> int
         "HOME": os.path.join(cell, "home"),
         "LANG": "C.UTF-8",
         "PIP_NO_INDEX": "1",
-        "PIP_FIND_LINKS": spec["wheelhouse"],
+        "PIP_FIND_LINKS": _wheel_view(spec, cell),
         "PIP_DISABLE_PIP_VERSION_CHECK": "1",
         "XDG_CONFIG_HOME": os.path.join(cell, "home", ".config"),
         "XDG_CONFIG_DIRS": os.path.join(cell, "xdg"),
