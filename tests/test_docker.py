@@ -38,7 +38,9 @@ def cell_containers(engine: DockerEngine) -> list[Any]:
 def run(
     engine: Any, scenario: Scenario, matrix: Matrix, wheelhouse: Wheelhouse, out: Path, *, pairs: list[tuple[str, str]]
 ) -> dict[tuple[str, str], Any]:
-    options = RunOptions(pythons=sorted({p for p, _ in pairs}), pips=sorted({v for _, v in pairs}), jobs=2, out=out)
+    options = RunOptions(
+        pythons=sorted({p for p, _ in pairs}), pips=sorted({v for _, v in pairs}), frontends=["pip"], jobs=2, out=out
+    )
     cells = [(c, s) for c, s in prepare([scenario], matrix, engine, wheelhouse, options) if (c.python, c.pip) in pairs]
     result = execute(cells, engine=engine, wheelhouse=wheelhouse, options=options, run_id=new_run_id([scenario]))
     return {(r["python"]["axis"], r["pip"]["version"]): r for r in result.records}
@@ -108,7 +110,7 @@ def test_container_removed_after_failing_and_interrupted_cells(
     docker_engine: DockerEngine, matrix: Matrix, wheelhouse: Wheelhouse, tmp_path: Path
 ) -> None:
     scenario = hang_scenario(tmp_path, timeout=600)
-    options = RunOptions(pythons=[PY], pips=["24.0"], jobs=1, out=tmp_path / "out")
+    options = RunOptions(pythons=[PY], pips=["24.0"], frontends=["pip"], jobs=1, out=tmp_path / "out")
     cells = prepare([scenario], matrix, docker_engine, wheelhouse, options)
     errors: list[BaseException] = []
 

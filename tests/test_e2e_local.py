@@ -29,7 +29,7 @@ PY = "3.11"
 def run_cells(scenario: str, pips: list[str], matrix: Matrix, wheelhouse: Wheelhouse, tmp_path: Path) -> dict[str, Any]:
     scen = load_scenario(SCENARIOS / f"{scenario}.yaml")
     engine = LocalEngine()
-    options = RunOptions(pythons=[PY], pips=pips, jobs=2, out=tmp_path)
+    options = RunOptions(pythons=[PY], pips=pips, frontends=["pip"], jobs=2, out=tmp_path)
     cells = prepare([scen], matrix, engine, wheelhouse, options)
     result = execute(cells, engine=engine, wheelhouse=wheelhouse, options=options, run_id=new_run_id([scen]))
     lines = (result.run_dir / "results.jsonl").read_text().splitlines()

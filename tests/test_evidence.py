@@ -90,3 +90,42 @@ def test_error_signature() -> None:
         "ERROR: No matching distribution found for demo (unavailable)\n"
     )
     assert error_signature(pip21) == "ERROR: Cannot set --home and --prefix together"
+
+
+def test_uv_hook_processes_are_seen_by_the_backend_they_import(tmp_path: Path) -> None:
+    # uv runs each hook as `python -c <script>`; the probe falls back to the declared backend.
+    backend = {"spec": "b", "file": "/cell/tmp/uv/b/b.py", "backend_path": ["/cell/tmp/uv/b"], "loaded": True}
+    uv_hook = report(20, argv=["-c"], backend=backend)
+    host_start = report(21, argv=["-c"], backend={"spec": "b", "loaded": False})
+    facts = analyze_run(run(uv_hook, host_start), ROOTS, tmp_path)
+    assert facts.hook_processes == 1
+    assert facts.backend_in_backend_path is True
+
+
+def test_a_pth_of_folders_is_processed_not_run(tmp_path: Path) -> None:
+    roots = {**ROOTS, "code_steps": ["1:pth"]}
+    canaries = [{"kind": "canary", "pid": 10, "step": "0:pth"}, {"kind": "canary", "pid": 10, "step": "1:pth"}]
+    facts = analyze_run(run(report(10), *canaries), roots, tmp_path)
+    assert facts.host_code_ran == ("1:pth (pid 10)",)
+    assert facts.host_pth_processed == ("0:pth (pid 10)",)
+    assert facts.influence == ("host code ran in the build: contamination step 1:pth (pid 10)",)
+
+
+def test_a_linked_backend_inside_backend_path_counts_as_loaded_from_it(tmp_path: Path) -> None:
+    # seed 000: backend-path holds a link to the module root of a backend developed elsewhere.
+    (tmp_path / "dev" / "devback").mkdir(parents=True)
+    (tmp_path / "dev" / "devback" / "__init__.py").write_text("")
+    (tmp_path / "app" / ".local-packages").mkdir(parents=True)
+    (tmp_path / "app" / ".local-packages" / "devback").symlink_to(tmp_path / "dev" / "devback")
+    linked = str(tmp_path / "app" / ".local-packages" / "devback" / "__init__.py")
+    backend = {"spec": "devback", "file": linked, "backend_path": [str(tmp_path / "app" / ".local-packages")]}
+    facts = analyze_run(run(report(30, backend=backend)), ROOTS, tmp_path)
+    assert facts.backend_in_backend_path is True
+    assert facts.influence == ()
+
+
+def test_error_inside_pips_box_is_the_signature() -> None:
+    log = (
+        "  error: backend-unavailable\n\n  Cannot import 'b'\n  ╰─> ModuleNotFoundError: No module named 'setuptools'\n"
+    )
+    assert error_signature(log) == "ModuleNotFoundError: No module named 'setuptools'"

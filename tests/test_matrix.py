@@ -18,7 +18,9 @@ def requires(pip: str) -> SpecifierSet:
 
 
 def test_not_applicable_cells_are_kept_with_their_reason(metapath: Scenario, matrix: Matrix) -> None:
-    cells = plan(metapath, matrix, requires_python=requires, pythons=["3.9", "3.12"], pips=["21.3.1", "26.3"])
+    cells = plan(
+        metapath, matrix, requires_python=requires, pythons=["3.9", "3.12"], pips=["21.3.1", "26.3"], frontends=["pip"]
+    )
     assert [c.id for c in cells] == [
         "metapath/py3.9/pip21.3.1/pip",
         "metapath/py3.9/pip26.3/pip",
@@ -39,7 +41,8 @@ def test_not_applicable_cells_are_kept_with_their_reason(metapath: Scenario, mat
 
 def test_full_matrix_covers_every_python_and_pip(metapath: Scenario, matrix: Matrix) -> None:
     cells = plan(metapath, matrix, requires_python=requires)
-    assert len(cells) == len(matrix.pythons) * len(matrix.pips)
+    assert len(cells) == len(matrix.pythons) * len(matrix.pips) * len(matrix.frontends)
+    assert set(matrix.frontends) == {"pip", "pip-venv", "build", "uv"}
     assert {c.python for c in cells} == {"3.8", "3.9", "3.10", "3.11", "3.12", "3.13"}
     assert min(c.pip for c in cells).startswith("19.")
 

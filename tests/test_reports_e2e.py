@@ -31,7 +31,7 @@ def two_scenarios(pips: dict[str, str], matrix: Matrix, wheelhouse: Wheelhouse, 
     engine = LocalEngine()
     cells = []
     for scenario in scenarios:
-        options = RunOptions(pythons=[PY], pips=[pips[scenario.name]], out=out)
+        options = RunOptions(pythons=[PY], pips=[pips[scenario.name]], frontends=["pip"], out=out)
         cells += prepare([scenario], matrix, engine, wheelhouse, options)
     return execute(
         cells, engine=engine, wheelhouse=wheelhouse, options=RunOptions(jobs=2, out=out), run_id=new_run_id(scenarios)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -146,4 +147,63 @@ def test_fixture_symlink_out_of_the_project_is_refused(scenario_file: Writer, tm
 def test_bad_fixture_names(scenario_file: Writer, name: str) -> None:
     path = scenario_file("demo", FIXTURE_SCENARIO.replace("demo-project", name))
     with pytest.raises(ConfigError, match=r"key 'project.fixture'"):
+        load_scenario(path)
+
+
+STEPS = """\
+name: steps
+summary: "one line"
+references: [https://example.org/1]
+project:
+  name: p
+  files: {{pyproject.toml: "[build-system]\\nrequires = []\\n"}}
+{project_extra}
+contamination:
+{steps}
+action: {{frontend: pip, args: [install, "{{project_url}}"]}}
+expect: [{{verdict: held}}]
+"""
+
+
+def test_new_steps_and_project_keys(tmp_path: Path) -> None:
+    from isolation_harness.scenario import Install, VenvConfig
+
+    path = tmp_path / "steps.yaml"
+    path.write_text(
+        STEPS.format(
+            project_extra='  links: {".local/m": "{cell}/dev/m"}\n  outside: {"dev/m/__init__.py": "x = 1"}\n'
+            '  index: ["wheel"]',
+            steps="  - venv-config: {system-site-packages: true}\n"
+            "  - install: {requirements: [setuptools==68.0.0], into: base}\n"
+            "  - install: [wrapt]",
+        )
+    )
+    scenario = load_scenario(path)
+    assert scenario.contamination == (
+        VenvConfig(system_site_packages=True),
+        Install(requirements=("setuptools==68.0.0",), into="base"),
+        Install(requirements=("wrapt",)),
+    )
+    assert scenario.needs_disposable_base
+    assert scenario.project.links == ((".local/m", "{cell}/dev/m"),)
+    assert scenario.project.index == ("wheel",)
+
+
+@pytest.mark.parametrize(
+    ("project_extra", "steps", "message"),
+    [
+        (
+            "",
+            "  - install: {requirements: [x], into: system}",
+            "key 'contamination[0].install.into': 'system' is not one of host, user, base",
+        ),
+        ("", "  - venv-config: {system-site-packages: yes-please}", "expected true or false"),
+        ('  links: {"m": "/etc/passwd"}', "  - install: [x]", "link target '/etc/passwd' is not inside the cell"),
+        ('  outside: {"../m.py": "x"}', "  - install: [x]", "file names must be relative paths inside the project"),
+    ],
+)
+def test_bad_new_keys(tmp_path: Path, project_extra: str, steps: str, message: str) -> None:
+    path = tmp_path / "steps.yaml"
+    path.write_text(STEPS.format(project_extra=project_extra, steps=steps))
+    with pytest.raises(ConfigError, match=re.escape(message)):
         load_scenario(path)

@@ -88,7 +88,7 @@ def measure(
     jobs: int = 0,
 ) -> Figures:
     engine = DockerEngine()
-    options = RunOptions(pythons=pythons, pips=pips, jobs=jobs, out=out)
+    options = RunOptions(pythons=pythons, pips=pips, frontends=["pip"], jobs=jobs, out=out)
     start = time.monotonic()
     cells = prepare(scenarios, matrix, engine, wheelhouse, options)
     result = execute(cells, engine=engine, wheelhouse=wheelhouse, options=options, run_id=new_run_id(scenarios))

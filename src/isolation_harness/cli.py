@@ -348,7 +348,8 @@ def _bisect(args: argparse.Namespace) -> int:
     def verdict_of(candidate: str) -> str:
         # A commit is built into a wheel once (pypa/build) and runs under its PEP 440 label.
         pip = resolve_pip(f"git+file://{args.pip_repo}@{candidate}", wheelhouse).label if args.pip_repo else candidate
-        options = RunOptions(pythons=[args.python], pips=[pip], jobs=1, out=args.out)
+        # Bisecting pip releases: pip's own frontend.
+        options = RunOptions(pythons=[args.python], pips=[pip], frontends=["pip"], jobs=1, out=args.out)
         cells = prepare([scenario], matrix, engine, wheelhouse, options)
         record = execute(cells, engine=engine, wheelhouse=wheelhouse, options=options, run_id=run_id).records[-1]
         eprint(f"  pip {pip}: {record['verdict']}")
@@ -376,7 +377,10 @@ def _validate(args: argparse.Namespace) -> int:
     baseline = args.against or max(matrix.pips, key=Version)
     results = {}
     for name, pips in (("baseline", [baseline]), ("candidate", candidate)):
-        options = RunOptions(pythons=args.python, pips=pips, jobs=args.jobs, out=args.out)
+        # The frontends that run pip's code (uv does not), so a pip patch is judged where it acts.
+        options = RunOptions(
+            pythons=args.python, pips=pips, frontends=["pip", "pip-venv", "build"], jobs=args.jobs, out=args.out
+        )
         cells = prepare(scenarios, matrix, engine, wheelhouse, options)
         run_id = f"validate-{name}-{new_run_id(scenarios)}"
         results[name] = _execute(args, engine, cells, run_id, wheelhouse)

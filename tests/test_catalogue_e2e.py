@@ -1,0 +1,136 @@
+"""The catalogue replayed for real: docker cells, real pip releases and frontends, asserting the
+verdicts and the probe facts that tell the frontends and the pip releases apart.
+
+One run of every catalogue scenario at (Python 3.11, pip 26.3) with all four frontends, and one at
+Python 3.8 with older pips where the verdicts change between releases.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from isolation_harness.engines.docker import DockerEngine, daemon_answers
+from isolation_harness.matrix import Matrix
+from isolation_harness.runner import RunOptions, execute, new_run_id, prepare
+from isolation_harness.scenario import load_scenario
+from isolation_harness.wheelhouse import Wheelhouse
+
+from .conftest import SCENARIOS, require_engine
+
+pytestmark = [pytest.mark.engine, pytest.mark.docker]
+
+CATALOGUE = [
+    "pth-exec",
+    "pth-setuptools",
+    "system-site-packages",
+    "distutils-hack",
+    "pipconf-no-deps",
+    "user-site",
+    "path-scripts",
+    "self-hosting-backend",
+    "dev-backend",
+    "dev-backend-wheels",
+]
+
+
+def replay(
+    names: list[str],
+    matrix: Matrix,
+    wheelhouse: Wheelhouse,
+    out: Path,
+    *,
+    python: str,
+    pips: list[str],
+    frontends: list[str],
+) -> dict[str, dict[str, Any]]:
+    require_engine("docker", daemon_answers())
+    engine = DockerEngine()
+    scenarios = [load_scenario(SCENARIOS / f"{name}.yaml") for name in names]
+    options = RunOptions(pythons=[python], pips=pips, frontends=frontends, jobs=2, out=out)
+    cells = [(c, s) for c, s in prepare(scenarios, matrix, engine, wheelhouse, options) if c.not_applicable is None]
+    result = execute(cells, engine=engine, wheelhouse=wheelhouse, options=options, run_id=new_run_id(scenarios))
+    return {r["cell"]: r for r in result.records}
+
+
+@pytest.fixture(scope="module")
+def newest(matrix: Matrix, wheelhouse: Wheelhouse, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    return replay(
+        CATALOGUE,
+        matrix,
+        wheelhouse,
+        tmp_path_factory.mktemp("newest"),
+        python="3.11",
+        pips=["26.3"],
+        frontends=["pip", "pip-venv", "build", "uv"],
+    )
+
+
+def cell(records: dict[str, Any], scenario: str, frontend: str, *, python: str = "3.11", pip: str = "26.3") -> Any:
+    return records[f"{scenario}/py{python}/pip{pip}/{frontend}"]
+
+
+def test_every_catalogue_cell_matches_its_measured_expectation(newest: dict[str, Any]) -> None:
+    assert len(newest) == 4 * len(CATALOGUE)
+    assert [(c, r["verdict"], r["expected"]) for c, r in newest.items() if not r["match"]] == []
+
+
+def test_only_pips_default_isolation_runs_the_host_pth(newest: dict[str, Any]) -> None:
+    pip = cell(newest, "pth-exec", "pip")
+    assert pip["verdict"] == "leaked"
+    assert pip["experiment"]["host_code_ran"], "the host .pth with code ran in the hook processes"
+    for frontend in ("pip-venv", "build", "uv"):
+        other = cell(newest, "pth-exec", frontend)
+        assert (other["verdict"], other["experiment"]["host_code_ran"]) == ("held", [])
+
+
+def test_host_setuptools_builds_the_project_under_pip(newest: dict[str, Any]) -> None:
+    pip = cell(newest, "pth-setuptools", "pip")["experiment"]
+    assert "setuptools.command.bdist_wheel" in (pip["error"] or "")
+    assert any("loaded from the host environment" in i for i in pip["influence"])
+    assert cell(newest, "pth-setuptools", "build")["verdict"] == "held"
+
+
+def test_distutils_hack_finder_breaks_only_pips_build(newest: dict[str, Any]) -> None:
+    pip = cell(newest, "distutils-hack", "pip")
+    assert pip["verdict"] == "broke"
+    assert "No module named 'setuptools'" in pip["experiment"]["error"]
+    assert any("_distutils_hack.DistutilsMetaFinder" in f for f in pip["experiment"]["foreign_finders"])
+    assert cell(newest, "distutils-hack", "uv")["verdict"] == "held"
+
+
+def test_pip_config_reaches_every_frontend_that_installs_with_pip(newest: dict[str, Any]) -> None:
+    for frontend in ("pip", "pip-venv", "build"):
+        record = cell(newest, "pipconf-no-deps", frontend)
+        assert record["verdict"] == "broke", frontend
+        assert "No module named" in record["experiment"]["error"]
+    assert cell(newest, "pipconf-no-deps", "uv")["verdict"] == "held"  # uv does not read pip.conf
+
+
+def test_host_console_script_breaks_under_pips_pythonpath(newest: dict[str, Any]) -> None:
+    pip = cell(newest, "path-scripts", "pip")
+    assert pip["verdict"] == "broke"
+    assert "cmake" in pip["experiment"]["error"]
+    assert cell(newest, "path-scripts", "pip-venv")["verdict"] == "held"  # pip #14070's venv fixes it
+
+
+def test_base_site_packages_reach_pips_build(newest: dict[str, Any]) -> None:
+    pip = cell(newest, "system-site-packages", "pip")
+    assert pip["verdict"] == "leaked"
+    assert any("DistutilsMetaFinder" in f for f in pip["experiment"]["foreign_finders"])
+
+
+def test_the_copy_that_built_is_the_intended_one(newest: dict[str, Any]) -> None:
+    linked = cell(newest, "dev-backend", "pip")["experiment"]
+    assert linked["backend_file"].endswith(".local-packages/devback/__init__.py")
+    assert linked["backend_in_backend_path"] is True
+    wheels = cell(newest, "dev-backend-wheels", "pip")["experiment"]
+    assert "/release/" not in wheels["backend_file"]
+    assert wheels["backend_file"].endswith("devback/__init__.py")
+    selfhosted = cell(newest, "self-hosting-backend", "pip")["experiment"]
+    assert selfhosted["backend_in_backend_path"] is True
+    # The host .pth of folders was processed in the build, but it runs no code: not influence.
+    assert selfhosted["host_pth_processed"]
+    assert not selfhosted["host_code_ran"]

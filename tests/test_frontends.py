@@ -1,0 +1,156 @@
+"""The frontends axis: derived actions, applicability rules, and the plan per frontend."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from packaging.specifiers import SpecifierSet
+from packaging.version import Version
+
+from isolation_harness import frontends
+from isolation_harness.cell import driver_spec
+from isolation_harness.engines import EngineInfo
+from isolation_harness.errors import ConfigError, InputError
+from isolation_harness.matrix import Matrix, plan
+from isolation_harness.runner import RunOptions, prepare
+from isolation_harness.scenario import Scenario, load_scenario
+from isolation_harness.verdict import Verdict
+
+PIP_ARGS = ("install", "--target", "{target}", "{project_url}")
+
+
+def requires(pip: str) -> SpecifierSet:
+    return SpecifierSet(">=3.10" if Version(pip) >= Version("26") else ">=3.8")
+
+
+def test_actions_are_derived_from_the_pip_action() -> None:
+    assert frontends.get("pip").args(PIP_ARGS, None) == PIP_ARGS
+    assert frontends.get("pip-venv").args(PIP_ARGS, None) == (
+        "install",
+        "--use-feature=venv-isolation",
+        "--target",
+        "{target}",
+        "{project_url}",
+    )
+    assert frontends.get("build").args(PIP_ARGS, None) == ("--wheel", "--outdir", "{target}", "{project_dir}")
+    assert frontends.get("uv").args(PIP_ARGS, None) == ("pip", *PIP_ARGS)
+    # A scenario's own command for a frontend wins.
+    assert frontends.get("uv").args(PIP_ARGS, ["pip", "install", "x"]) == ("pip", "install", "x")
+
+
+def test_applicability_rules() -> None:
+    venv = frontends.get("pip-venv")
+    assert "first released in pip 26.2" in (venv.not_applicable(Version("26.1"), None) or "")
+    assert venv.not_applicable(Version("26.3"), None) is None
+    uv = frontends.get("uv")
+    assert uv.not_applicable(Version("26.3"), Version("26.3")) is None
+    assert "newest pip's column (26.3)" in (uv.not_applicable(Version("25.0"), Version("26.3")) or "")
+    assert frontends.get("build").not_applicable(Version("19.3.1"), Version("26.3")) is None
+
+
+def test_plan_per_frontend(metapath: Scenario, matrix: Matrix) -> None:
+    cells = plan(metapath, matrix, requires_python=requires, pythons=["3.9", "3.12"], pips=["24.0", "25.0", "26.3"])
+    runnable = sorted(c.id for c in cells if c.not_applicable is None)
+    assert runnable == sorted(
+        [
+            *(
+                f"metapath/py{py}/pip{pip}/{fe}"
+                for py in ("3.9", "3.12")
+                for pip in ("24.0", "25.0")
+                for fe in ("pip", "build")
+            ),
+            "metapath/py3.12/pip26.3/pip",
+            "metapath/py3.12/pip26.3/build",
+            "metapath/py3.12/pip26.3/pip-venv",
+            # uv runs once per Python, in the newest pip that Python can run.
+            "metapath/py3.9/pip25.0/uv",
+            "metapath/py3.12/pip26.3/uv",
+        ]
+    )
+    by_id = {c.id: c for c in cells}
+    assert by_id["metapath/py3.12/pip26.3/pip-venv"].expected is Verdict.HELD
+    assert by_id["metapath/py3.12/pip26.3/pip"].expected is Verdict.LEAKED
+    with pytest.raises(InputError, match="--frontend poetry: not a frontend; known: pip, pip-venv, build, uv"):
+        plan(metapath, matrix, requires_python=requires, frontends=["poetry"])
+
+
+def test_driver_spec_carries_the_frontend(metapath: Scenario) -> None:
+    spec = driver_spec(metapath, Path("pip-26.3-py3-none-any.whl"), frontend="uv")
+    assert spec["frontend_module"] == "uv"
+    assert spec["frontend_requirements"] == ["uv"]
+    assert spec["action_args"][:2] == ["pip", "install"]
+    assert spec["frontend_env"]["UV_OFFLINE"] == "1"
+    assert spec["backend"] == {"spec": "my_backend", "path": ["."]}
+
+
+SCENARIO = """\
+name: s
+summary: "one line"
+references: [https://example.org/1]
+project:
+  name: p
+  files: {{pyproject.toml: "[build-system]\\nrequires = []\\n"}}
+action:
+  frontend: pip
+  args: [install, "{{project_url}}"]
+{extra}
+expect:
+  - verdict: held
+    frontend: {frontend}
+"""
+
+
+def test_skip_frontends_and_expectations_per_frontend(tmp_path: Path, matrix: Matrix) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text(SCENARIO.format(extra="skip-frontends: {build: 'no such option there'}", frontend="[pip, uv]"))
+    scenario = load_scenario(path)
+    cells = {c.id: c for c in plan(scenario, matrix, requires_python=requires, pythons=["3.12"], pips=["26.3"])}
+    assert cells["s/py3.12/pip26.3/build"].not_applicable == "no such option there"
+    assert cells["s/py3.12/pip26.3/uv"].expected is Verdict.HELD
+    assert cells["s/py3.12/pip26.3/pip-venv"].expected is None  # no expectation covers it
+
+
+@pytest.mark.parametrize(
+    ("extra", "frontend", "message"),
+    [
+        ("skip-frontends: {pip: 'x'}", "pip", "key 'skip-frontends.pip': 'pip' is not one of pip-venv, build, uv"),
+        ("skip-frontends: {uv: ''}", "pip", "say why"),
+        ("", "poetry", "'poetry' is not one of pip, pip-venv, build, uv"),
+    ],
+)
+def test_bad_frontend_keys(tmp_path: Path, extra: str, frontend: str, message: str) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text(SCENARIO.format(extra=extra, frontend=frontend))
+    with pytest.raises(ConfigError, match=message):
+        load_scenario(path)
+
+
+class _Engine:
+    """Only what planning asks of an engine."""
+
+    def __init__(self, isolation: str) -> None:
+        self.isolation = isolation
+
+    def info(self) -> EngineInfo:
+        return EngineInfo(name="fake", isolation=self.isolation)  # type: ignore[arg-type]
+
+    def check_python(self, python: str) -> str:
+        return python + ".0"
+
+
+def test_base_installs_run_only_where_the_base_is_thrown_away(matrix: Matrix) -> None:
+    from tests.conftest import SCENARIOS
+
+    scenario = load_scenario(SCENARIOS / "system-site-packages.yaml")
+
+    class Wheels:
+        requires_python = staticmethod(requires)
+
+    options = RunOptions(pythons=["3.12"], pips=["26.3"], frontends=["pip"])
+    local = prepare([scenario], matrix, _Engine("process"), Wheels(), options)  # type: ignore[arg-type]
+    assert [c.not_applicable for c, _ in local] == [
+        "the scenario installs into the base interpreter: only a container engine can throw it away"
+    ]
+    docker = prepare([scenario], matrix, _Engine("container"), Wheels(), options)  # type: ignore[arg-type]
+    assert [c.not_applicable for c, _ in docker] == [None]
