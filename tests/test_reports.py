@@ -7,7 +7,14 @@ from pathlib import Path
 from typing import Any
 
 from isolation_harness.compare import compare, render
-from isolation_harness.report import STEP_SUMMARY_LIMIT, append_step_summary, junit, markdown
+from isolation_harness.report import (
+    STEP_SUMMARY_LIMIT,
+    append_step_summary,
+    compare_frontends,
+    junit,
+    markdown,
+    verdict_table,
+)
 
 
 def rec(py: str, pip: str, verdict: str, *, expected: str | None = None, scenario: str = "metapath") -> dict[str, Any]:
@@ -86,3 +93,21 @@ def test_compare_across_pip_versions_when_each_run_has_one_pip() -> None:
     changes, unmatched = compare(base, candidate)
     assert [(c.base, c.candidate, c.kind) for c in changes] == [("broke", "leaked", "fix")]
     assert unmatched == []
+
+
+def test_reports_show_which_frontend_holds_where_pip_does_not() -> None:
+    def other(py: str, pip: str, verdict: str, frontend: str) -> dict[str, Any]:
+        record = rec(py, pip, verdict)
+        record.update(frontend=frontend, cell=f"metapath/py{py}/pip{pip}/{frontend}")
+        return record
+
+    records = [
+        *RECORDS,
+        other("3.11", "23.0.1", "held", "build"),
+        other("3.11", "25.0", "broke", "build"),
+        other("3.11", "25.0", "held", "uv"),
+        other("3.12", "25.0", "held", "uv"),  # pip held there: not counted
+    ]
+    assert compare_frontends(records) == [("metapath", "build", 2, 1), ("metapath", "uv", 1, 1)]
+    assert "metapath: build held in 1 of 2, uv held in 1 of 1" in verdict_table(records)
+    assert "| metapath | uv | 1 | 1 |" in markdown(records)

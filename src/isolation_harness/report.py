@@ -88,7 +88,42 @@ def verdict_table(records: Iterable[dict[str, Any]]) -> str:
             + "".join(f"\n  ! {r['cell']}: {r['verdict']}, expected {r['expected']}" for r in mismatched)
         )
         blocks.append("\n".join(lines))
-    return "\n\n".join(blocks)
+    compared = frontends_text(records)
+    return "\n\n".join(blocks + ([compared] if compared else []))
+
+
+FAILED = ("broke", "leaked")
+
+
+def compare_frontends(records: Iterable[dict[str, Any]]) -> list[tuple[str, str, int, int]]:
+    """Per scenario and frontend other than pip: of the cells where pip's default isolation broke or
+    leaked, how many this frontend also ran (same Python and pip column), and in how many it held."""
+    verdicts: dict[tuple[str, str, str, str], str] = {
+        (r["scenario"], r["frontend"], r["python"]["axis"], r["pip"]["version"]): r["verdict"] for r in records
+    }
+    rows = []
+    for scenario, frontend in sorted({(s, f) for s, f, _, _ in verdicts if f != "pip"}):
+        ran = held = 0
+        for (s, f, py, pip), verdict in verdicts.items():
+            if s == scenario and f == "pip" and verdict in FAILED:
+                other = verdicts.get((scenario, frontend, py, pip))
+                if other is not None and other != "not-applicable":
+                    ran += 1
+                    held += other == "held"
+        rows.append((scenario, frontend, ran, held))
+    return rows
+
+
+def frontends_text(records: Iterable[dict[str, Any]]) -> str:
+    """Which frontend or mode holds where pip's default does not, one line per scenario."""
+    by: dict[str, list[str]] = {}
+    for scenario, frontend, ran, held in compare_frontends(records):
+        by.setdefault(scenario, []).append(f"{frontend} held in {held} of {ran}")
+    if not by:
+        return ""
+    lines = ["Frontends where pip's default isolation broke or leaked (same Python and pip):"]
+    lines.extend(f"  {scenario}: {', '.join(parts)}" for scenario, parts in sorted(by.items()))
+    return "\n".join(lines)
 
 
 def cell_line(record: dict[str, Any], done: int, total: int) -> str:
@@ -123,6 +158,12 @@ def markdown(records: Sequence[dict[str, Any]]) -> str:
             parts.append(
                 f"- ❗ `{rec['cell']}`: {rec['verdict']}, expected {rec['expected']}: {'; '.join(rec['reasons'])}"
             )
+        parts.append("")
+    compared = compare_frontends(records)
+    if compared:
+        parts += ["## Frontends compared", "", "Of the cells where pip's default isolation broke or leaked:", ""]
+        parts += ["| scenario | frontend | held | of |", "|---|---|---|---|"]
+        parts += [f"| {s} | {f} | {held} | {ran} |" for s, f, ran, held in compared]
         parts.append("")
     return "\n".join(parts)
 
@@ -249,6 +290,14 @@ def html_page(records: Sequence[dict[str, Any]], run_dir: Path, *, max_log: int 
                     f"<a href='#{_anchor(rec)}'>{esc(str(SHORT.get(rec['verdict'], rec['verdict'])))}</a></td>"
                 )
             out.append("</tr>")
+        out.append("</table>")
+    compared = compare_frontends(records)
+    if compared:
+        out.append("<h2>Frontends compared</h2><p>Of the cells where pip's default isolation broke or leaked:</p>")
+        out.append("<table class='frontends'><tr><th>scenario</th><th>frontend</th><th>held</th><th>of</th></tr>")
+        out.extend(
+            f"<tr><td>{esc(s)}</td><td>{esc(f)}</td><td>{held}</td><td>{ran}</td></tr>" for s, f, ran, held in compared
+        )
         out.append("</table>")
     out.append("<h2>Cells</h2>")
     for rec in sorted(records, key=lambda r: r["cell"]):

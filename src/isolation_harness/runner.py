@@ -72,8 +72,11 @@ def prepare(
         ):
             cell = planned
             if cell.not_applicable is None and scenario.needs_disposable_base and not disposable:
-                # Writing into the base interpreter on the local engine would change this machine's Python.
-                reason = "the scenario installs into the base interpreter: only a container engine can throw it away"
+                # On the local engine the base is this machine's interpreter: changing it would last, and
+                # its site-packages are not clean.
+                reason = (
+                    "the scenario uses the base interpreter's site-packages: only a container's is clean and disposable"
+                )
                 cell = dataclasses.replace(planned, expected=Verdict.NOT_APPLICABLE, not_applicable=reason)
             cells.append((cell, scenario))
     for py in sorted({c.python for c, _ in cells if c.not_applicable is None}):

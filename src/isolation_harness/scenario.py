@@ -183,8 +183,14 @@ class Scenario:
 
     @property
     def needs_disposable_base(self) -> bool:
-        """Whether a step writes into the base interpreter, which only a container may do."""
-        return any(isinstance(step, Install) and step.into == "base" for step in self.contamination)
+        """Whether a step writes into the base interpreter or lets the host venv see its site-packages:
+        only a container's base is clean (this machine's interpreters carry foreign .pth files) and
+        thrown away after the cell."""
+        return any(
+            (isinstance(step, Install) and step.into == "base")
+            or (isinstance(step, VenvConfig) and step.system_site_packages)
+            for step in self.contamination
+        )
 
 
 def load_scenario(path: Path) -> Scenario:
