@@ -134,3 +134,36 @@ def test_the_copy_that_built_is_the_intended_one(newest: dict[str, Any]) -> None
     # The host .pth of folders was processed in the build, but it runs no code: not influence.
     assert selfhosted["host_pth_processed"]
     assert not selfhosted["host_code_ran"]
+
+
+@pytest.fixture(scope="module")
+def older(matrix: Matrix, wheelhouse: Wheelhouse, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    return replay(
+        ["user-site", "self-hosting-backend", "system-site-packages"],
+        matrix,
+        wheelhouse,
+        tmp_path_factory.mktemp("older"),
+        python="3.8",
+        pips=["19.3.1", "21.3.1", "23.0.1"],
+        frontends=["pip"],
+    )
+
+
+def test_older_pips_differ(older: dict[str, Any]) -> None:
+    assert [(c, r["verdict"], r["expected"]) for c, r in older.items() if not r["match"]] == []
+    # pip 19 predates backend-path: a self-hosting backend cannot even build in the control.
+    unsupported = cell(older, "self-hosting-backend", "pip", python="3.8", pip="19.3.1")
+    assert unsupported["verdict"] == "unsupported"
+    assert "No module named 'selfback'" in unsupported["control"]["error"]
+    assert cell(older, "self-hosting-backend", "pip", python="3.8", pip="23.0.1")["verdict"] == "held"
+    # pip 21.3 still let the base interpreter's site-packages onto the build's sys.path.
+    user_site = cell(older, "user-site", "pip", python="3.8", pip="21.3.1")
+    assert user_site["verdict"] == "leaked"
+    assert any("site-packages" in p for p in user_site["experiment"]["foreign_paths"])
+    assert cell(older, "user-site", "pip", python="3.8", pip="23.0.1")["verdict"] == "held"
+    # ... where the base's older setuptools was the backend; later pips keep only its distutils finder.
+    base_backend = cell(older, "system-site-packages", "pip", python="3.8", pip="21.3.1")["experiment"]
+    assert any("loaded from the host environment" in i for i in base_backend["influence"])
+    finder_only = cell(older, "system-site-packages", "pip", python="3.8", pip="23.0.1")["experiment"]
+    assert not any("loaded from the host environment" in i for i in finder_only["influence"])
+    assert finder_only["foreign_finders"]

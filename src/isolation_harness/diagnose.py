@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from isolation_harness.cell import SETUP_ALLOWANCE, insert_probe, parse_toml
+from isolation_harness import frontends
+from isolation_harness.cell import SETUP_ALLOWANCE, frontend_spec, insert_probe, parse_toml
 from isolation_harness.engines import CellJob, Engine
 from isolation_harness.errors import InputError
 from isolation_harness.evidence import RunFacts, analyze_run, is_hook_process
@@ -196,10 +197,9 @@ def user_build(
             code, timed_out = None, True
     reports = [json.loads(p.read_text()) for p in sorted(probe_dir.glob("*.json"))] if probe_dir.exists() else []
     run = {"exit_code": code, "timed_out": timed_out, "duration": 0.0, "reports": reports, "log": "user/output.log"}
-    own = ("pip", "build", "pyproject_hooks") if frontend == "build" else ("pip",)
     roots = {
         "host": [env.purelib, env.user_site, *_pythonpath()],
-        "frontend": [str(Path(env.purelib) / d) for d in own],
+        "frontend": [str(Path(env.purelib) / d) for d in frontends.get(frontend).roots],
     }
     return run, roots
 
@@ -232,21 +232,16 @@ def clean_build(
     wheelhouse.probe_wheel()
     wheelhouse.requirements(requires, python)
     name = data.get("project", {}).get("name", "project")
-    if frontend == "build":
-        wheelhouse.requirements(["build"], python)
-        args = ["--wheel", "--outdir", "{target}", "{project_dir}"]
-    else:
-        args = ["wheel", "--no-deps", "--wheel-dir", "{target}", "{project_url}"]
+    wheelhouse.requirements(frontends.get(frontend).requirements, python)
     spec = {
         "project": {"name": name, "offer": "vcs" if offer_vcs and frontend == "pip" else "path", "files": files},
         "pip_wheel": wheelhouse.pip_wheel(pip).name,
         "steps": [],
-        "frontend": frontend,
-        "frontend_requirements": ["build"] if frontend == "build" else [],
-        "action_args": args,
         "run_timeout": TIMEOUT,
         "canary_source": CANARY_MODULE.read_text(),
         "control_only": True,
+        "wheelhouse_hidden": wheelhouse.hidden_from(python),
+        **frontend_spec(frontend, ["wheel", "--no-deps", "--wheel-dir", "{target}", "{project_url}"]),
     }
     out = work / "clean"
     outcome = engine.run_cell(CellJob(spec, python, wheelhouse.root, out, TIMEOUT + SETUP_ALLOWANCE))
