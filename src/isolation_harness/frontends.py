@@ -7,7 +7,8 @@ applies to, and why not elsewhere, so a hole in a table is always explained.
 - ``pip``: pip's default isolation, a ``sitecustomize`` on the same interpreter (pip #11812, #7778).
 - ``pip-venv``: pip's opt-in ``--use-feature=venv-isolation`` (a real venv per build, pip PR #14070,
   first released in 26.2).
-- ``build``: ``python -m build`` (pypa/build), a real venv per build with the build requirements.
+- ``build``: ``python -m build`` (pypa/build), a real venv per build with the build requirements; one
+  cell per Python, in the newest pip's column (see the rule below).
 - ``uv``: ``uv pip install`` (or the scenario's own uv command), offline against the wheel directory;
   uv does not use pip, so it runs once per Python, in the newest pip's column.
 """
@@ -30,6 +31,7 @@ class Frontend:
     pips: SpecifierSet  # the pip releases where this frontend or mode exists
     pips_reason: str
     newest_pip_only: bool = False  # the pip axis does not matter: run one cell per Python
+    newest_pip_reason: str = ""
     env: tuple[tuple[str, str], ...] = ()  # extra environment for its runs (placeholders allowed)
 
     def args(self, pip_args: Sequence[str], own: Sequence[str] | None) -> tuple[str, ...]:
@@ -50,7 +52,7 @@ class Frontend:
         if not self.pips.contains(pip, prereleases=True):
             return self.pips_reason.format(pip=pip)
         if self.newest_pip_only and newest is not None and pip != newest:
-            return f"{self.name} does not use pip: one cell per Python, in the newest pip's column ({newest})"
+            return f"{self.newest_pip_reason}: one cell per Python, in the newest pip's column ({newest})"
         return None
 
 
@@ -79,6 +81,11 @@ FRONTENDS: dict[str, Frontend] = {
         roots=("build", "pyproject_hooks", "pip"),
         pips=SpecifierSet(),
         pips_reason="",
+        # Measured over every pip for dev-backend and distutils-hack (106 cells): build's verdict never
+        # changed along the pip axis. Its isolation is its own venv; the host's pip (from 22.3; older
+        # ones are replaced by ensurepip's) only installs the build requirements into it.
+        newest_pip_only=True,
+        newest_pip_reason="pypa/build isolates in its own venv, the host's pip only installs into it",
     ),
     "uv": Frontend(
         name="uv",
@@ -88,6 +95,7 @@ FRONTENDS: dict[str, Frontend] = {
         pips=SpecifierSet(),
         pips_reason="",
         newest_pip_only=True,
+        newest_pip_reason="uv does not use pip",
         # Offline against the wheel directory, never downloading an interpreter, and without a shared
         # cache: uv would reuse the control's built wheel in the experiment and build nothing (its
         # temporary cache is in the cell's TMPDIR, outside the home folder that counts as host).
