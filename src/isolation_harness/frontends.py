@@ -81,9 +81,10 @@ FRONTENDS: dict[str, Frontend] = {
         roots=("build", "pyproject_hooks", "pip"),
         pips=SpecifierSet(),
         pips_reason="",
-        # Measured over every pip for dev-backend and distutils-hack (106 cells): build's verdict never
-        # changed along the pip axis. Its isolation is its own venv; the host's pip (from 22.3; older
-        # ones are replaced by ensurepip's) only installs the build requirements into it.
+        # Measured over every pip for dev-backend, distutils-hack and 40 cells of path-scripts (146
+        # cells): build's verdict never changed along the pip axis, only between Pythons. Its isolation
+        # is its own venv; the host's pip (from 22.3; older ones are replaced by ensurepip's) only
+        # installs the build requirements into it.
         newest_pip_only=True,
         newest_pip_reason="pypa/build isolates in its own venv, the host's pip only installs into it",
     ),
