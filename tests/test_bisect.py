@@ -56,7 +56,8 @@ def cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
 @pytest.mark.engine
 def test_bisect_metapath_matches_linear_scan(tmp_path: Path) -> None:
     releases = pip_releases("24.0", "25.0.1")
-    args = ["run", "--scenario", "metapath", "--engine", "local", "--python", PY, "--out", str(tmp_path / "scan")]
+    args = ["run", "--scenario", "metapath", "--engine", "local", "--python", PY, "--frontend", "pip"]
+    args += ["--out", str(tmp_path / "scan")]
     for pip in releases:
         args += ["--pip", pip]
     cli(*args)
@@ -101,6 +102,8 @@ def test_pyproject_hooks_overlay_changes_an_older_pips_verdict(tmp_path: Path) -
         "24.3.1",
         "--pyproject-hooks",
         "1.1.0",
+        "--frontend",
+        "pip",
         "--out",
         str(tmp_path),
     )
@@ -125,6 +128,8 @@ def test_pyproject_hooks_overlay_changes_an_older_pips_verdict(tmp_path: Path) -
         "22.3.1",
         "--pyproject-hooks",
         "1.1.0",
+        "--frontend",
+        "pip",
         "--out",
         str(tmp_path),
     )
