@@ -110,7 +110,8 @@ def compare_frontends(records: Iterable[dict[str, Any]]) -> list[tuple[str, str,
                 if other is not None and other != "not-applicable":
                     ran += 1
                     held += other == "held"
-        rows.append((scenario, frontend, ran, held))
+        if ran:
+            rows.append((scenario, frontend, ran, held))
     return rows
 
 
