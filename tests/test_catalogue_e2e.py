@@ -85,7 +85,8 @@ def test_only_pips_default_isolation_runs_the_host_pth(newest: dict[str, Any]) -
     assert pip["experiment"]["host_code_ran"], "the host .pth with code ran in the hook processes"
     for frontend in ("pip-venv", "build", "uv"):
         other = cell(newest, "pth-exec", frontend)
-        assert (other["verdict"], other["experiment"]["host_code_ran"]) == ("held", [])
+        assert other["verdict"] == "held"
+        assert not other["experiment"]["host_code_ran"]
 
 
 def test_host_setuptools_builds_the_project_under_pip(newest: dict[str, Any]) -> None:
