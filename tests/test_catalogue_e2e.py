@@ -19,21 +19,12 @@ from isolation_harness.scenario import load_scenario
 from isolation_harness.wheelhouse import Wheelhouse
 
 from .conftest import SCENARIOS, require_engine
+from .test_catalogue import REQUIRED
 
 pytestmark = [pytest.mark.engine, pytest.mark.docker]
 
-CATALOGUE = [
-    "pth-exec",
-    "pth-setuptools",
-    "system-site-packages",
-    "distutils-hack",
-    "pipconf-no-deps",
-    "user-site",
-    "path-scripts",
-    "self-hosting-backend",
-    "dev-backend",
-    "dev-backend-wheels",
-]
+# The catalogue beyond the founding scenarios (those have their own end-to-end tests).
+CATALOGUE = sorted(REQUIRED - {"metapath", "vcs-target"})
 
 
 def replay(
