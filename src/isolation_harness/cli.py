@@ -12,7 +12,7 @@ from typing import Any
 
 from packaging.version import Version
 
-from isolation_harness import __version__
+from isolation_harness import __version__, resources
 from isolation_harness.engines import Engine, select_engine
 from isolation_harness.errors import HarnessError, InputError
 from isolation_harness.frontends import NAMES as FRONTEND_NAMES
@@ -33,6 +33,9 @@ from isolation_harness.runner import (
 )
 from isolation_harness.scenario import Scenario, find_scenario, load_scenarios
 from isolation_harness.wheelhouse import Wheelhouse, default_location
+
+SCENARIOS_HELP = "scenario folder (default: ./scenarios when present, else the bundled catalogue)"
+MATRIX_HELP = "matrix file (default: ./matrix.yaml when present, else the bundled one)"
 
 
 def _engine_options(parser: argparse.ArgumentParser) -> None:
@@ -74,16 +77,16 @@ def _parser() -> argparse.ArgumentParser:
         metavar="HOOKS",
         help="overlay this pyproject-hooks (release, wheel or folder) onto each --pip's vendored copy",
     )
-    run.add_argument("--scenarios-dir", type=Path, default=Path("scenarios"))
-    run.add_argument("--matrix", type=Path, default=Path("matrix.yaml"))
+    run.add_argument("--scenarios-dir", type=Path, default=None, help=SCENARIOS_HELP)
+    run.add_argument("--matrix", type=Path, default=None, help=MATRIX_HELP)
     _engine_options(run)
 
     show = sub.add_parser("list", help="list the scenarios and their summaries")
-    show.add_argument("--scenarios-dir", type=Path, default=Path("scenarios"))
+    show.add_argument("--scenarios-dir", type=Path, default=None, help=SCENARIOS_HELP)
 
     images = sub.add_parser("images", help="build the docker images the matrix needs (reused when present)")
     images.add_argument("--python", action="append", default=[], metavar="X.Y", help="only these Pythons")
-    images.add_argument("--matrix", type=Path, default=Path("matrix.yaml"))
+    images.add_argument("--matrix", type=Path, default=None, help=MATRIX_HELP)
 
     table = sub.add_parser("table", help="print the verdict table of a finished run")
     table.add_argument("run_dir", type=Path)
@@ -107,8 +110,8 @@ def _parser() -> argparse.ArgumentParser:
     bis.add_argument("--good", required=True, metavar="VER", help="the older release or commit (one verdict)")
     bis.add_argument("--bad", required=True, metavar="VER", help="the newer release or commit (another verdict)")
     bis.add_argument("--pip-repo", default=None, metavar="PATH", help="bisect commits of this pip clone instead")
-    bis.add_argument("--scenarios-dir", type=Path, default=Path("scenarios"))
-    bis.add_argument("--matrix", type=Path, default=Path("matrix.yaml"))
+    bis.add_argument("--scenarios-dir", type=Path, default=None, help=SCENARIOS_HELP)
+    bis.add_argument("--matrix", type=Path, default=None, help=MATRIX_HELP)
     _engine_options(bis)
 
     val = sub.add_parser("validate", help="the whole catalogue against a candidate pip and the newest release")
@@ -117,15 +120,15 @@ def _parser() -> argparse.ArgumentParser:
     val.add_argument("--against", default=None, metavar="VER", help="the baseline release (default: newest in matrix)")
     val.add_argument("--python", action="append", default=[], metavar="X.Y")
     val.add_argument("--scenario", action="append", default=[], metavar="NAME", help="default: every scenario")
-    val.add_argument("--scenarios-dir", type=Path, default=Path("scenarios"))
-    val.add_argument("--matrix", type=Path, default=Path("matrix.yaml"))
+    val.add_argument("--scenarios-dir", type=Path, default=None, help=SCENARIOS_HELP)
+    val.add_argument("--matrix", type=Path, default=None, help=MATRIX_HELP)
     _engine_options(val)
 
     shards = sub.add_parser("shards", help="print the GitHub job matrix (JSON) of the catalogue, one job a shard")
     shards.add_argument("--scenario", action="append", default=[], metavar="NAME", help="default: every scenario")
     shards.add_argument("--python", action="append", default=[], metavar="X.Y")
-    shards.add_argument("--scenarios-dir", type=Path, default=Path("scenarios"))
-    shards.add_argument("--matrix", type=Path, default=Path("matrix.yaml"))
+    shards.add_argument("--scenarios-dir", type=Path, default=None, help=SCENARIOS_HELP)
+    shards.add_argument("--matrix", type=Path, default=None, help=MATRIX_HELP)
 
     merge = sub.add_parser("merge", help="join the records of shard runs into one run folder")
     merge.add_argument("run_dirs", type=Path, nargs="+")
@@ -146,8 +149,8 @@ def _parser() -> argparse.ArgumentParser:
 
     bench = sub.add_parser("bench", help="cold and warm timings of the benchmark set (docker engine)")
     bench.add_argument("--full", action="store_true", help="also the warm full matrix of the whole catalogue")
-    bench.add_argument("--scenarios-dir", type=Path, default=Path("scenarios"))
-    bench.add_argument("--matrix", type=Path, default=Path("matrix.yaml"))
+    bench.add_argument("--scenarios-dir", type=Path, default=None, help=SCENARIOS_HELP)
+    bench.add_argument("--matrix", type=Path, default=None, help=MATRIX_HELP)
 
     replay = sub.add_parser("replay", help="run a finished run's cells again and list verdicts that differ")
     replay.add_argument("run_dir", type=Path)
@@ -158,6 +161,10 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
+        _resolve_sources(args)
+        if args.command in ("run", "validate", "bisect", "bench"):
+            # The first line of a run says which catalogue and matrix it uses (also in plan.json).
+            eprint(f"isolation-harness: {_sources_line(args)}")
         handler = {
             "list": _list,
             "images": _images,
@@ -183,13 +190,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+def _resolve_sources(args: argparse.Namespace) -> None:
+    """--scenarios-dir and --matrix default to ./scenarios and ./matrix.yaml, else the bundled ones."""
+    if hasattr(args, "scenarios_dir"):
+        args.sources = [resources.scenarios_dir(args.scenarios_dir)]
+        args.scenarios_dir = args.sources[0].path
+    if hasattr(args, "matrix"):
+        source = resources.matrix_file(args.matrix)
+        args.sources = [*getattr(args, "sources", []), source]
+        args.matrix = source.path
+
+
+def _sources_line(args: argparse.Namespace) -> str:
+    if getattr(args, "resume", None) is not None:
+        return f"resuming {args.resume}: scenarios and plan from the run folder"
+    return "; ".join(source.describe() for source in args.sources)
+
+
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
 def _list(args: argparse.Namespace) -> int:
+    print(f"{args.sources[0].describe()}:")
     for scenario in load_scenarios(args.scenarios_dir).values():
-        print(f"{scenario.name}: {scenario.summary}")
+        print(f"  {scenario.name}: {scenario.summary}")
     return 0
 
 
@@ -266,7 +291,11 @@ def _execute(
     args: argparse.Namespace, engine: Engine, cells: list[tuple[Cell, Scenario]], run_id: str, wheelhouse: Wheelhouse
 ) -> RunResult:
     options = RunOptions(
-        jobs=args.jobs, out=args.out, repeat=getattr(args, "repeat", 1), timeout=getattr(args, "timeout", None)
+        jobs=args.jobs,
+        out=args.out,
+        repeat=getattr(args, "repeat", 1),
+        timeout=getattr(args, "timeout", None),
+        sources=_sources_line(args),
     )
     eprint(f"isolation-harness: run {run_id}: {len(cells)} cells on engine '{engine.info().name}'")
     progress = Progress(len(cells))

@@ -101,7 +101,7 @@ def script(run_dir: Path, cell: str, *, wheelhouse: Wheelhouse | None = None) ->
         "set -euo pipefail",
         f"PYTHON_AXIS={q(python)}",
         f"EXPECTED={q(record['verdict'])}",
-        f"IMAGE={q(tag_for(python))}",
+        f"IMAGE={q(record['engine'].get('image') or tag_for(python))}",
         'WORK="$(mktemp -d)"',
         "trap 'rm -rf \"$WORK\"' EXIT",
         'mkdir -p "$WORK/wheels" "$WORK/harness" "$WORK/check/isolation_harness" "$WORK/out" "$WORK/cell"',

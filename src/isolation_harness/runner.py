@@ -35,6 +35,7 @@ class RunOptions:
     out: Path = Path("results")
     repeat: int = 1  # runs of each cell; verdicts that differ make the cell `flaky`
     timeout: int | None = None  # overrides each scenario's per-run time limit
+    sources: str = ""  # where the scenarios and the matrix came from (./, bundled or given)
 
 
 @dataclass(frozen=True)
@@ -218,6 +219,7 @@ def _write_plan(run_dir: Path, cells: list[tuple[Cell, Scenario]], options: RunO
         "frontends": sorted({c.frontend for c, _ in cells}),
         "repeat": options.repeat,
         "timeout": options.timeout,
+        "sources": options.sources,
     }
     tmp = plan_file.with_suffix(".tmp")
     tmp.write_text(json.dumps(data, indent=1))

@@ -16,6 +16,11 @@ class EngineInfo:
     notes: tuple[str, ...] = ()
     image: str | None = None
     image_id: str | None = None
+    # docker: the recipe that made the image (local, slim), the image it was built on (an official
+    # python:X.Y-slim, the offline stand-in, or the root filesystem) and its pinned base site-packages.
+    image_recipe: str | None = None
+    image_base: str | None = None
+    base_packages: str | None = None
 
 
 @dataclass(frozen=True)

@@ -80,6 +80,7 @@ class DockerEngine:
         memory: str = "2g",
         pids: int = 512,
         log: Callable[[str], None] | None = None,
+        recipe: str | None = None,
     ) -> None:
         self.client = client if client is not None else connect()
         self.keep = keep
@@ -87,7 +88,7 @@ class DockerEngine:
         self._prepare_locks: dict[str, threading.Lock] = {}
         self.memory = memory
         self.pids = pids
-        self.images = ImageBuilder(self.client, log=log)
+        self.images = ImageBuilder(self.client, recipe=recipe, log=log)
         self._active: dict[str, Any] = {}
         self._lock = threading.Lock()
         self._aborted = False
@@ -102,6 +103,9 @@ class DockerEngine:
             notes=notes,
             image=image.tag if image else None,
             image_id=image.id if image else None,
+            image_recipe=image.recipe if image else None,
+            image_base=image.base if image else None,
+            base_packages=image.base_packages if image else None,
         )
 
     def check_python(self, python: str) -> str:
