@@ -21,6 +21,7 @@ from isolation_harness.shards import GITHUB_MATRIX_LIMIT, shard_matrix
 from .conftest import ROOT, SCENARIOS, copy_repo_inputs
 
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
+ACTION = ROOT / "action.yml"  # the composite action for maintainers' CI
 BIN = Path(sys.executable).parent
 
 
@@ -40,9 +41,19 @@ def test_workflows_match_githubs_schema() -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
+def test_action_matches_githubs_schema() -> None:
+    proc = subprocess.run(
+        [_tool("check-jsonschema"), "--builtin-schema", "vendor.github-actions", str(ACTION)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
 def test_zizmor_finds_nothing_above_low() -> None:
     proc = subprocess.run(
-        [_tool("zizmor"), "--offline", "--persona", "auditor", "--format", "json", *map(str, WORKFLOWS)],
+        [_tool("zizmor"), "--offline", "--persona", "auditor", "--format", "json", *map(str, [*WORKFLOWS, ACTION])],
         capture_output=True,
         text=True,
         check=False,
@@ -57,6 +68,8 @@ def test_zizmor_finds_nothing_above_low() -> None:
 
 
 def test_actions_are_pinned_and_permissions_minimal() -> None:
+    for use in re.findall(r"uses:\s*(\S+)", ACTION.read_text()):
+        assert re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", use), f"action.yml: {use} is not pinned"
     for workflow in WORKFLOWS:
         text = workflow.read_text()
         assert "\npermissions: {}\n" in text, workflow.name
