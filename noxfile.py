@@ -85,6 +85,13 @@ def bench(session: nox.Session) -> None:
     session.run("isolation-harness", "bench", *session.posargs)
 
 
+@nox.session(default=False)
+def rehearse(session: nox.Session) -> None:
+    """Run regression.yml, ci.yml and action.yml for real here (stand-ins for uses: and gh; HEAD is cloned)."""
+    session.install("-e", ".[test]")
+    session.run("python", "-m", "tests.rehearse", *session.posargs)
+
+
 @nox.session(default=True)
 def lint(session: nox.Session) -> None:
     """Ruff and mypy (strict) over the package, the tests and this noxfile."""
