@@ -300,11 +300,17 @@ def main(spec_path):  # type: (str) -> int
         elif kind == "install":
             into = step.get("into", "host")
             argv = [vpy, "-m", "pip", "install"]
-            if into != "host":
-                # The user site-packages (pip #5224) or the base interpreter's (pip #6264).
-                where = _user_site(vpy, env) if into == "user" else _base_purelib(env)
+            if into == "user":
+                # The user site-packages (pip #5224): empty before this step, so --target is `--user`.
+                where = _user_site(vpy, env)
                 argv += ["--target", where]
                 extra_roots.append(where)
+            elif into == "base":
+                # The base interpreter's site-packages (pip #6264), installed by the base's own pip as a
+                # user or an image recipe does: it replaces what the base already holds (the official
+                # images ship setuptools before 3.12), where --target would leave the old files.
+                argv = [sys.executable, "-m", "pip", "install"]
+                extra_roots.append(_base_purelib(env))
             res = _run(argv + list(step["requirements"]), env, cell, setup_log, timeout)
             if res["exit_code"] != 0:
                 return _fault(
