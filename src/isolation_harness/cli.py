@@ -162,9 +162,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         _resolve_sources(args)
-        if args.command in ("run", "validate", "bisect", "bench"):
-            # The first line of a run says which catalogue and matrix it uses (also in plan.json).
-            eprint(f"isolation-harness: {_sources_line(args)}")
         handler = {
             "list": _list,
             "images": _images,
@@ -278,6 +275,10 @@ def _engine(args: argparse.Namespace) -> Engine:
     if args.jobs < 0:
         raise InputError("--jobs must be 0 (one per core) or more")
     engine = select_engine(args.engine, keep=args.keep, log=lambda m: eprint(f"isolation-harness: {m}"))
+    if hasattr(args, "sources"):
+        # The first line of a run, once its inputs are good, says which catalogue and matrix it uses
+        # (also in plan.json): ./scenarios, a given folder, or the catalogue bundled in the package.
+        eprint(f"isolation-harness: {_sources_line(args)}")
     info = engine.info()
     if info.isolation != "container":
         eprint(

@@ -42,21 +42,21 @@ class Source:
     """A scenario folder or matrix file and how it was chosen: given, ./ (found here) or bundled."""
 
     kind: str  # scenarios or matrix
-    path: Path
+    path: Path  # as given, or relative to the current folder: error messages name it so
     origin: str
 
     def describe(self) -> str:
-        return f"{self.kind} {self.path} ({self.origin})"
+        return f"{self.kind} {self.path.resolve()} ({self.origin})"
 
 
 def scenarios_dir(given: Path | None) -> Source:
     if given is not None:
         if not given.is_dir():
             raise InputError(f"--scenarios-dir {given}: no such folder; pass a folder of scenario files")
-        return Source("scenarios", given.resolve(), "--scenarios-dir")
+        return Source("scenarios", given, "--scenarios-dir")
     here = Path("scenarios")
     if here.is_dir() and any(here.glob("*.yaml")):
-        return Source("scenarios", here.resolve(), "./scenarios")
+        return Source("scenarios", here, "./scenarios")
     return Source("scenarios", data_root() / "scenarios", "bundled")
 
 
@@ -64,8 +64,8 @@ def matrix_file(given: Path | None) -> Source:
     if given is not None:
         if not given.is_file():
             raise InputError(f"--matrix {given}: no such file; pass a matrix YAML file")
-        return Source("matrix", given.resolve(), "--matrix")
+        return Source("matrix", given, "--matrix")
     here = Path("matrix.yaml")
     if here.is_file():
-        return Source("matrix", here.resolve(), "./matrix.yaml")
+        return Source("matrix", here, "./matrix.yaml")
     return Source("matrix", data_root() / "matrix.yaml", "bundled")

@@ -1,0 +1,137 @@
+"""The two image recipes give the same cells: the local recipe (a pyenv interpreter on a debootstrap root)
+and the slim recipe (the official python:X.Y-slim; here its offline stand-in, which Dockerfile.slim
+builds on unchanged). GitHub runs the slim one, this machine the local one: a verdict that depended on
+the recipe would make the weekly run disagree with every measurement made here.
+
+The scenarios are the ones that reach the base interpreter (its site-packages: the official images
+carry pip, and setuptools and wheel before 3.12), plus metapath; every frontend; three (Python, pip)
+pairs across the axes. Verdicts must be identical, and the probe's facts identical once paths are
+normalised (the interpreter lives at its pyenv prefix in one recipe and under /usr/local in the other).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from isolation_harness.engines.docker import DockerEngine, daemon_answers
+from isolation_harness.frontends import NAMES as FRONTENDS
+from isolation_harness.matrix import Matrix
+from isolation_harness.runner import RunOptions, execute, prepare
+from isolation_harness.scenario import load_scenario
+from isolation_harness.wheelhouse import Wheelhouse
+from tests.conftest import SCENARIOS, require_engine
+
+pytestmark = [pytest.mark.engine, pytest.mark.docker]
+
+NAMES = ("metapath", "system-site-packages", "user-site", "pth-setuptools", "distutils-hack")
+PAIRS = (("3.8", "21.3.1"), ("3.11", "24.0"), ("3.13", "26.3"))
+FACTS = (
+    "exit_code",
+    "error",
+    "hook_processes",
+    "backend_file",
+    "backend_in_backend_path",
+    "foreign_finders",
+    "foreign_path_hooks",
+    "foreign_paths",
+    "host_code_ran",
+    "host_pth_processed",
+    "influence",
+)
+# Names made at random per run: pip's build environments, temporary folders, a pip checkout's hash.
+_RANDOM = re.compile(
+    r"(pip-(build-env|req-build|install|ephemeral-wheel-cache|target|modern-metadata)-|tmp)[a-z0-9_]{6,}"
+)
+
+
+def _run(recipe: str, tmp: Path, matrix: Matrix, wheelhouse: Wheelhouse) -> dict[str, dict[str, Any]]:
+    engine = DockerEngine(recipe=recipe)
+    scenarios = [load_scenario(SCENARIOS / f"{name}.yaml") for name in NAMES]
+    records: dict[str, dict[str, Any]] = {}
+    for python, pip in PAIRS:
+        options = RunOptions(pythons=[python], pips=[pip], frontends=list(FRONTENDS), jobs=2, out=tmp)
+        cells = prepare(scenarios, matrix, engine, wheelhouse, options)
+        result = execute(cells, engine=engine, wheelhouse=wheelhouse, options=options, run_id=f"{recipe}-py{python}")
+        records.update({r["cell"]: r for r in result.records})
+    return records
+
+
+@pytest.fixture(scope="module")
+def both(tmp_path_factory: pytest.TempPathFactory, matrix: Matrix, wheelhouse: Wheelhouse) -> Iterator[Any]:
+    require_engine("docker", daemon_answers())
+    tmp = tmp_path_factory.mktemp("recipes")
+    with pytest.MonkeyPatch.context() as patch:
+        # No registry here: the slim recipe builds on the stand-in of python:X.Y-slim.
+        patch.setenv("ISOLATION_HARNESS_SLIM_BASE", "standin")
+        yield _run("local", tmp, matrix, wheelhouse), _run("slim", tmp, matrix, wheelhouse)
+
+
+def _normal(value: Any, record: dict[str, Any]) -> Any:
+    """A fact with the paths that depend on where the interpreter lives, and random names, replaced."""
+    if isinstance(value, list):
+        return [_normal(v, record) for v in value]
+    if not isinstance(value, str):
+        return value
+    exact = record["python"]["exact"]
+    axis = record["python"]["axis"]
+    for prefix in (f"/root/.pyenv/versions/{exact}", "/usr/local"):
+        value = value.replace(f"{prefix}/lib/python{axis}", "<stdlib>").replace(f"{prefix}/bin", "<bin>")
+    return _RANDOM.sub(r"\1<random>", value)
+
+
+def facts(record: dict[str, Any]) -> dict[str, Any]:
+    return {
+        run: {key: _normal(record[run].get(key), record) for key in FACTS}
+        for run in ("control", "experiment")
+        if record.get(run)
+    }
+
+
+def test_both_recipes_ran_the_same_cells(both: Any) -> None:
+    local, slim = both
+    assert sorted(local) == sorted(slim)
+    ran = [r for r in local.values() if r["verdict"] != "not-applicable"]
+    # Every frontend has cells that ran (pip-venv only at 26.3; build and uv at each pair).
+    assert {r["frontend"] for r in ran} == set(FRONTENDS)
+    for record in slim.values():
+        if record["verdict"] != "not-applicable":
+            assert record["engine"]["image_recipe"] == "slim"
+            assert record["engine"]["image_base"].endswith(f"/standin:{record['python']['axis']}-slim")
+    for record in local.values():
+        if record["verdict"] != "not-applicable":
+            assert record["engine"]["image_recipe"] == "local"
+
+
+def test_both_recipes_give_the_same_verdicts(both: Any) -> None:
+    local, slim = both
+    differ = {cell: (local[cell]["verdict"], slim[cell]["verdict"]) for cell in local}
+    differ = {cell: pair for cell, pair in differ.items() if pair[0] != pair[1]}
+    assert differ == {}
+    # And the verdicts are the measured expectations, not merely equal to each other.
+    assert [cell for cell, r in local.items() if not r["match"]] == []
+
+
+def test_both_recipes_give_the_same_probe_facts(both: Any) -> None:
+    local, slim = both
+    for cell, record in local.items():
+        if record["verdict"] == "not-applicable":
+            continue
+        assert facts(record) == facts(slim[cell]), cell
+        assert record["engine"]["base_packages"] == slim[cell]["engine"]["base_packages"], cell
+
+
+def test_the_base_reaches_the_build_where_the_official_images_put_setuptools(both: Any) -> None:
+    """The fact the local recipe missed before it carried the official base: with the base visible to
+    the venv, the base's setuptools (3.8-3.11, not 3.12+) plants _distutils_hack's finder in pip's
+    build processes."""
+    local, _ = both
+    hack = "_distutils_hack.DistutilsMetaFinder"
+    on_311 = local["user-site/py3.11/pip24.0/pip"]["experiment"]["foreign_finders"]
+    on_313 = local["user-site/py3.13/pip26.3/pip"]["experiment"]["foreign_finders"]
+    assert any(hack in f for f in on_311), on_311
+    assert not any(hack in f for f in on_313), on_313
