@@ -1186,6 +1186,7 @@ def normal(value: Any) -> Any:
         value = re.sub(r"/tmp/ih-cell-[^/\s]+", "<cell>", value)
         value = re.sub(r"pip-[a-z-]+-[a-z0-9_]{6,}", "pip-tmp", value)
         value = re.sub(r"my-backend_[0-9a-f]{32}", "my-backend", value)
+        value = re.sub(r"/\.tmp[A-Za-z0-9]{6}/", "/.tmpXXXXXX/", value)  # uv's temporary folders
         return re.sub(r"pid \d+", "pid N", value)
     return value
 
