@@ -15,6 +15,7 @@ committed code. It asserts what the workflows promise (see ``main``) and exits n
 from __future__ import annotations
 
 import argparse
+import copy
 import fnmatch
 import json
 import os
@@ -993,9 +994,7 @@ class Rehearsal:
             success=not state.failed,
         )
         before = state.failed
-        sub = JobState(
-            f"{label} / {uses.split('@', maxsplit=1)[0]}", state.folder, state.work, state.temp, state.env, state.path
-        )
+        sub = JobState(label, state.folder, state.work, state.temp, state.env, state.path)
         sub.failed = state.failed
         self.run_steps(run, sub, steps, inner, step_env, action_path=path)
         state.env = sub.env
@@ -1408,7 +1407,7 @@ class Plan:
             ("action", {}, "success"),
             ("action-regression", {"pyproject-hooks": ACTION_REGRESSION_HOOKS}, "failure"),
         ):
-            workflow = json.loads(json.dumps(snippet))
+            workflow = copy.deepcopy(snippet)
             job_id, job = next(iter(workflow["jobs"].items()))
             step = next(s for s in job["steps"] if _is_composite(s.get("uses", "")))
             step["with"] = {**step.get("with", {}), **ACTION_INPUTS, **extra}
