@@ -43,10 +43,12 @@ FACTS = (
     "host_pth_processed",
     "influence",
 )
-# Names made at random per run: pip's build environments, temporary folders, a pip checkout's hash.
+# Folder names made at random per run: pip's build environments and clones (pip-install-x1y2z3ab,
+# my-backend_<uuid hex>), pypa/build's (build-env-x1y2z3ab), uv's (.tmpAbC123), tempfile's (tmpx1y2z3ab).
 _RANDOM = re.compile(
-    r"(pip-(build-env|req-build|install|ephemeral-wheel-cache|target|modern-metadata)-|tmp)[a-z0-9_]{6,}"
+    r"(?<=/)(?:(?P<prefix>pip-[a-z-]+-|build-env-|\.?tmp)[A-Za-z0-9_]{6,8}|(?P<name>[A-Za-z0-9.-]+_)[0-9a-f]{32})(?=/|$)"
 )
+_PID = re.compile(r"\(pid \d+\)")
 
 
 def _run(recipe: str, tmp: Path, matrix: Matrix, wheelhouse: Wheelhouse) -> dict[str, dict[str, Any]]:
@@ -81,7 +83,8 @@ def _normal(value: Any, record: dict[str, Any]) -> Any:
     axis = record["python"]["axis"]
     for prefix in (f"/root/.pyenv/versions/{exact}", "/usr/local"):
         value = value.replace(f"{prefix}/lib/python{axis}", "<stdlib>").replace(f"{prefix}/bin", "<bin>")
-    return _RANDOM.sub(r"\1<random>", value)
+    value = _RANDOM.sub(lambda m: f"{m['prefix'] or m['name']}<random>", value)
+    return _PID.sub("(pid <n>)", value)
 
 
 def facts(record: dict[str, Any]) -> dict[str, Any]:
