@@ -182,27 +182,18 @@ class ImageBuilder:
         return {"BASE_PACKAGES": " ".join(pins)}
 
     def _build_local(self, python: str) -> Image:
-        exe = find_interpreter(python)
-        if exe is None:
-            raise InputError(
-                f"--python {python}: ISOLATION_HARNESS_IMAGE_RECIPE=local but no local interpreter "
-                f"(pyenv install {python}, or use the slim recipe)"
-            )
-        prefix_dir = exe.resolve().parent.parent
-        self._ensure_rootfs()
-        self._log(f"building image {tag_for(python)} from {prefix_dir} (recipe: local)")
-        with tempfile.TemporaryDirectory() as tmp, tarfile.open(Path(tmp) / "context.tar", mode="w") as tar:
-            args = self._base_context(tar, python, "local")
-            _add_prefix(tar, prefix_dir, python)
-            tar.close()
-            args |= {
+        self._build_on_rootfs(
+            python,
+            "local",
+            tag_for(python),
+            lambda exe, prefix_dir: {
                 "BASE": rootfs_tag(),
                 "PREFIX": str(prefix_dir),
                 "PYTHON_VERSION": exact_version(exe),
                 "RECIPE_HASH": recipe_hash("local"),
-            }
-            with (Path(tmp) / "context.tar").open("rb") as stream:
-                self._run_build(stream, tag_for(python), args, labels={LABEL_BASE: rootfs_tag()})
+            },
+            labels={LABEL_BASE: rootfs_tag()},
+        )
         return self._built(python, "local")
 
     def _build_slim(self, python: str) -> Image:
@@ -234,24 +225,45 @@ class ImageBuilder:
                 return
         except docker.errors.ImageNotFound:
             pass
-        exe = find_interpreter(python)
-        if exe is None:
-            raise InputError(f"--python {python}: the slim stand-in needs a local interpreter (pyenv install {python})")
-        prefix_dir = exe.resolve().parent.parent
-        self._ensure_rootfs()
-        self._log(f"building the stand-in {tag} for python:{python}-slim from {prefix_dir}")
-        with tempfile.TemporaryDirectory() as tmp, tarfile.open(Path(tmp) / "context.tar", mode="w") as tar:
-            args = self._base_context(tar, python, "standin")
-            _add_prefix(tar, prefix_dir, python)
-            tar.close()
-            args |= {
+        self._build_on_rootfs(
+            python,
+            "standin",
+            tag,
+            lambda exe, prefix_dir: {
                 "ROOTFS": rootfs_tag(),
                 "PYTHON": python,
                 "PYTHON_VERSION": exact_version(exe),
                 "ORIGINAL_PREFIX": str(prefix_dir),
-            }
-            with (Path(tmp) / "context.tar").open("rb") as stream:
-                self._run_build(stream, tag, args, labels={LABEL_RECIPE_HASH: digest})
+            },
+            labels={LABEL_RECIPE_HASH: digest},
+        )
+
+    def _build_on_rootfs(
+        self,
+        python: str,
+        recipe: str,
+        tag: str,
+        build_args: Callable[[Path, Path], dict[str, str]],
+        *,
+        labels: dict[str, str],
+    ) -> None:
+        """An image of the root filesystem plus this machine's interpreter (the local recipe, the stand-in)."""
+        exe = find_interpreter(python)
+        if exe is None:
+            raise InputError(
+                f"--python {python}: the {recipe} recipe needs a local interpreter and there is none "
+                f"(pyenv install {python}, or ISOLATION_HARNESS_IMAGE_RECIPE=slim on a machine with a registry)"
+            )
+        prefix_dir = exe.resolve().parent.parent
+        self._ensure_rootfs()
+        self._log(f"building image {tag} from {prefix_dir} (recipe: {recipe})")
+        with tempfile.TemporaryDirectory() as tmp:
+            context = Path(tmp) / "context.tar"
+            with tarfile.open(context, mode="w") as tar:
+                args = self._base_context(tar, python, recipe)
+                _add_prefix(tar, prefix_dir, python)
+            with context.open("rb") as stream:
+                self._run_build(stream, tag, args | build_args(exe, prefix_dir), labels=labels)
 
     def _built(self, python: str, recipe: str) -> Image:
         image = self._existing(python, recipe)
