@@ -116,8 +116,7 @@ def test_html_report_renders_in_chromium(runs: tuple[RunResult, RunResult], tmp_
         cell = by_cell[record["cell"]]
         assert f"verdict-{record['verdict']}" in (cell["class"] or "").split()
         assert cell["data-rendered-colour"] == _rgb(COLOUR[record["verdict"]])
-    shot = ROOT / "results" / "screenshots" / "report.png"
-    shot.parent.mkdir(parents=True, exist_ok=True)
+    shot = tmp_path / "report.png"  # never into the repository
     subprocess.run(
         [chromium, *flags, f"--screenshot={shot}", "--window-size=1200,800", url],
         capture_output=True,
