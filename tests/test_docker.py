@@ -132,6 +132,11 @@ def test_container_removed_after_failing_and_interrupted_cells(
     docker_engine._aborted = False
     assert not worker.is_alive()
     assert cell_containers(docker_engine) == []
+    # The interrupt reaches the caller (the CLI turns it into exit 130), and the killed cell has no
+    # record: a resumed run does it again.
+    assert [type(e) for e in errors] == [KeyboardInterrupt]
+    results = tmp_path / "out" / "interrupted" / "results.jsonl"
+    assert not results.exists() or results.read_text() == ""
 
 
 def test_cell_memory_and_process_limits(wheelhouse: Wheelhouse) -> None:
