@@ -137,3 +137,25 @@ def test_diagnose_with_pypa_build_sees_its_venv_isolation_hold(tmp_path: Path, w
     assert record["user"]["backend_in_backend_path"] is True
     assert record["user"]["foreign_finders"] == []
     assert proc.returncode == 0
+
+
+def test_diagnose_copies_binary_files_into_the_clean_build(tmp_path: Path, wheelhouse: Wheelhouse) -> None:
+    """A project whose backend reads a binary file must build in the clean cell too (its copy used to
+    drop every file that was not text, and the clean build then failed where the user's did not)."""
+    folder = project(tmp_path)
+    blob = bytes(range(256)) * 4  # not UTF-8
+    (folder / "data.bin").write_bytes(blob)
+    backend = folder / "my_backend.py"
+    check = (
+        "import os as _os\n"
+        "with open(_os.path.join(_os.path.dirname(_os.path.abspath(__file__)), 'data.bin'), 'rb') as _fh:\n"
+        "    assert _fh.read() == bytes(range(256)) * 4, 'data.bin differs'\n"
+    )
+    backend.write_text(check + backend.read_text())
+    python = user_env(tmp_path, wheelhouse, "25.0", editable=None)
+    proc = diagnose(str(folder), python, "local")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.strip().splitlines() == [
+        f"clean build: {folder} built the same in your environment and in a clean one, "
+        "and its build saw nothing of your environment."
+    ]

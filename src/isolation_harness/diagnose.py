@@ -9,6 +9,7 @@ vendored ``_in_process.py`` to print ``sys.path`` (see ../shared/seeds/000 and p
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import json
 import os
@@ -204,6 +205,27 @@ def user_build(
     return run, roots
 
 
+def project_files(project: Path) -> tuple[dict[str, str], dict[str, str]]:
+    """Every file of the project (but .git): UTF-8 text as it is, anything else base64-encoded, so the
+    clean copy is whole (a project whose build reads a binary file must build the same)."""
+    files: dict[str, str] = {}
+    binary: dict[str, str] = {}
+    total = 0
+    for path in sorted(project.rglob("*")):
+        if not path.is_file() or ".git" in path.relative_to(project).parts:
+            continue
+        data = path.read_bytes()
+        total += len(data)
+        rel = str(path.relative_to(project))
+        try:
+            files[rel] = data.decode("utf-8")
+        except UnicodeDecodeError:
+            binary[rel] = base64.b64encode(data).decode("ascii")
+    if total > MAX_PROJECT_BYTES:
+        raise InputError(f"diagnose: the project's files are {total} bytes, more than {MAX_PROJECT_BYTES}")
+    return files, binary
+
+
 def clean_build(
     engine: Engine,
     project: Path,
@@ -215,18 +237,7 @@ def clean_build(
     work: Path,
     frontend: str = "pip",
 ) -> tuple[RunFacts | None, dict[str, Any]]:
-    files: dict[str, str] = {}
-    total = 0
-    for path in sorted(project.rglob("*")):
-        if path.is_file() and ".git" not in path.relative_to(project).parts:
-            try:
-                text = path.read_text()
-            except (UnicodeDecodeError, OSError):
-                continue  # binary files cannot travel in the spec; noted in the account
-            total += len(text)
-            files[str(path.relative_to(project))] = text
-    if total > MAX_PROJECT_BYTES:
-        raise InputError(f"diagnose: the project's text files are {total} bytes, more than {MAX_PROJECT_BYTES}")
+    files, binary = project_files(project)
     data = parse_toml(files["pyproject.toml"])
     requires = [r for r in data["build-system"]["requires"] if not r.startswith("isolation-harness-probe")]
     wheelhouse.probe_wheel()
@@ -234,7 +245,12 @@ def clean_build(
     name = data.get("project", {}).get("name", "project")
     wheelhouse.requirements(frontends.get(frontend).requirements, python)
     spec = {
-        "project": {"name": name, "offer": "vcs" if offer_vcs and frontend == "pip" else "path", "files": files},
+        "project": {
+            "name": name,
+            "offer": "vcs" if offer_vcs and frontend == "pip" else "path",
+            "files": files,
+            "binary_files": binary,
+        },
         "pip_wheel": wheelhouse.pip_wheel(pip).name,
         "steps": [],
         "run_timeout": TIMEOUT,

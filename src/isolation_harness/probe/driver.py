@@ -10,6 +10,7 @@ Usage: python -I -S driver.py SPEC.json
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import platform
@@ -196,6 +197,12 @@ def main(spec_path):  # type: (str) -> int
     src = os.path.join(cell, "src", project["name"])
     for rel, text in project["files"].items():
         _write(os.path.join(src, rel), text)
+    for rel, data in project.get("binary_files", {}).items():
+        # diagnose copies a real project whole: its binary files travel base64-encoded.
+        path = os.path.join(src, rel)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as fh:
+            fh.write(base64.b64decode(data))
     for rel, text in project.get("outside", {}).items():
         _write(os.path.join(cell, rel), text)
     for rel, target in project.get("links", {}).items():
