@@ -201,8 +201,8 @@ def main(spec_path):  # type: (str) -> int
         # diagnose copies a real project whole: its binary files travel base64-encoded.
         path = os.path.join(src, rel)
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path, "wb") as fh:
-            fh.write(base64.b64decode(data))
+        with open(path, "wb") as binary:
+            binary.write(base64.b64decode(data))
     for rel, text in project.get("outside", {}).items():
         _write(os.path.join(cell, rel), text)
     for rel, target in project.get("links", {}).items():
