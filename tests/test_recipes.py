@@ -75,7 +75,7 @@ def both(tmp_path_factory: pytest.TempPathFactory, matrix: Matrix, wheelhouse: W
 
 def _normal(value: Any, record: dict[str, Any]) -> Any:
     """A fact with the paths that depend on where the interpreter lives, and random names, replaced."""
-    if isinstance(value, list):
+    if isinstance(value, list | tuple):  # records in memory hold tuples, read back from JSON lists
         return [_normal(v, record) for v in value]
     if not isinstance(value, str):
         return value
@@ -138,3 +138,20 @@ def test_the_base_reaches_the_build_where_the_official_images_put_setuptools(bot
     on_313 = local["user-site/py3.13/pip26.3/pip"]["experiment"]["foreign_finders"]
     assert any(hack in f for f in on_311), on_311
     assert not any(hack in f for f in on_313), on_313
+
+
+def test_facts_normalise_paths_random_names_and_pids_in_lists_and_tuples() -> None:
+    """The comparison itself (no engine): what differs only by where the interpreter lives or by chance
+    compares equal, what differs in substance does not."""
+
+    def record(prefix: str, pid: int, ran: Any) -> dict[str, Any]:
+        run = {
+            "backend_file": f"/cell/tmp/pip-install-ab12cd34/my-backend_{'0123456789abcdef' * 2}/my_backend.py",
+            "foreign_finders": ran([f"x.Finder ({prefix}/lib/python3.11/site-packages/x.py)"]),
+            "host_code_ran": ran([f"1:pth (pid {pid})"]),
+        }
+        return {"python": {"exact": "3.11.7", "axis": "3.11"}, "control": run, "experiment": run}
+
+    local = record("/root/.pyenv/versions/3.11.7", 51, tuple)
+    assert facts(local) == facts(record("/usr/local", 52, list))
+    assert facts(local) != facts(record("/usr/local", 52, lambda items: [*items, "2:pth (pid 9)"]))

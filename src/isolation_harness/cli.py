@@ -201,7 +201,9 @@ def _resolve_sources(args: argparse.Namespace) -> None:
 def _sources_line(args: argparse.Namespace) -> str:
     if getattr(args, "resume", None) is not None:
         return f"resuming {args.resume}: scenarios and plan from the run folder"
-    return "; ".join(source.describe() for source in args.sources)
+    if args.command == "replay":
+        return f"replaying {args.run_dir}: scenarios from the run folder"
+    return "; ".join(source.describe() for source in getattr(args, "sources", []))
 
 
 def _interrupt(signum: int, frame: object) -> None:
