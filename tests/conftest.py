@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import shutil
@@ -12,9 +13,12 @@ from typing import Any
 
 import pytest
 
+from isolation_harness.engines import EngineInfo
+from isolation_harness.evidence import RunFacts
 from isolation_harness.matrix import Matrix, load_matrix
+from isolation_harness.record import CellRecord, PipUsed, Ran, RunRecord
 from isolation_harness.scenario import Scenario, load_scenario
-from isolation_harness.wheelhouse import Wheelhouse, default_location
+from isolation_harness.wheelhouse import Artifact, Wheelhouse, default_location
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = ROOT / "scenarios"
@@ -153,3 +157,42 @@ def pip_sdist(version: str, dest: Path) -> Path:
     with tarfile.open(dest / f"pip-{version}.tar.gz") as tar:
         tar.extractall(dest / f"unpacked-{version}", filter="data")
     return dest / f"unpacked-{version}" / f"pip-{version}"
+
+
+def cell_record(cell: str = "s/py3.11/pip24.0/pip", **changes: Any) -> CellRecord:
+    """A whole record of a cell that ran, as the runner makes it, for tests of what reads records;
+    ``changes`` replace any of its fields (``verdict="broke"``, ``match=False`` ...)."""
+    scenario, python, pip, frontend = cell.split("/")
+    slug = cell.replace("/", "__")
+
+    def run(name: str) -> RunRecord:
+        facts = RunFacts(exit_code=0, timed_out=False, duration=1.25, error=None, hook_processes=2)
+        return RunRecord(facts, f"cells/{slug}/{name}/output.log", f"cells/{slug}/{name}/probe")
+
+    wheel = f"pip-{pip.removeprefix('pip')}-py3-none-any.whl"
+    record = CellRecord(
+        run_id="20250101T000000Z-s-abcdef",
+        cell=cell,
+        scenario=scenario,
+        scenario_sha256="0" * 64,
+        project_sha256="1" * 64,
+        python=python.removeprefix("py"),
+        python_exact=python.removeprefix("py") + ".7",
+        pip=PipUsed(pip.removeprefix("pip"), "pypi", wheel, "2" * 64),
+        frontend=frontend,
+        engine=EngineInfo(name="local", isolation="process", notes=("no container",)),
+        expected="held",
+        artifacts=(Artifact(wheel, "2" * 64),),
+        not_applicable=None,
+        verdict="held",
+        match=True,
+        reasons=("no influence of the host environment in either run",),
+        control=run("control"),
+        experiment=run("experiment"),
+        started="2025-01-01T00:00:00+00:00",
+        finished="2025-01-01T00:00:05+00:00",
+        duration=5.0,
+        ran=Ran("pip 24.0 from /cell/venv (python 3.11)", "git version 2.39.5", f"cells/{slug}/driver.log"),
+        harness_version="0.1.0",
+    )
+    return dataclasses.replace(record, **changes)

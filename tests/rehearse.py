@@ -221,35 +221,44 @@ def _one(mapping: dict[str, Any] | None, rest: list[str], what: str) -> Any:
     return mapping[rest[0]]
 
 
+def _unsupported(parts: list[str]) -> ExpressionError:
+    return ExpressionError(f"{'.'.join(parts)}: unsupported context or property")
+
+
+def _needs_context(rest: list[str], ctx: Context, parts: list[str]) -> Any:
+    if not rest or rest[0] not in ctx.needs:
+        raise ExpressionError(f"needs.{'.'.join(rest)}: not a job this job needs ({', '.join(ctx.needs)})")
+    job = ctx.needs[rest[0]]
+    if rest[1:] == ["result"]:
+        return job.result
+    if len(rest) == 3 and rest[1] == "outputs":
+        if rest[2] not in job.outputs:
+            raise ExpressionError(f"needs.{rest[0]}.outputs.{rest[2]}: the job declares no such output")
+        return job.outputs[rest[2]]
+    raise _unsupported(parts)
+
+
+def _steps_context(rest: list[str], ctx: Context, parts: list[str]) -> Any:
+    if not rest or rest[0] not in ctx.step_ids:
+        raise ExpressionError(f"steps.{'.'.join(rest)}: no step with that id ({', '.join(sorted(ctx.step_ids))})")
+    step = ctx.steps.get(rest[0], StepOutcome("skipped", {}))  # not run (yet): GitHub's null
+    if rest[1:] in (["outcome"], ["conclusion"]):
+        return step.outcome
+    if len(rest) == 3 and rest[1] == "outputs":
+        return step.outputs.get(rest[2], "")  # an output a step did not set is empty on GitHub too
+    raise _unsupported(parts)
+
+
 def _lookup(parts: list[str], ctx: Context) -> Any:
     root, rest = parts[0], parts[1:]
-    if root == "inputs":
-        return _one(ctx.inputs, rest, root)
-    if root == "matrix":
-        return _one(ctx.matrix, rest, root)
-    if root == "github":
-        return _one(ctx.github, rest, root)
-    if root == "env":
-        return _one(ctx.env, rest, root)
+    flat = {"inputs": ctx.inputs, "matrix": ctx.matrix, "github": ctx.github, "env": ctx.env}
+    if root in flat:
+        return _one(flat[root], rest, root)
     if root == "needs":
-        if not rest or rest[0] not in ctx.needs:
-            raise ExpressionError(f"needs.{'.'.join(rest)}: not a job this job needs ({', '.join(ctx.needs)})")
-        job = ctx.needs[rest[0]]
-        if rest[1:] == ["result"]:
-            return job.result
-        if len(rest) == 3 and rest[1] == "outputs":
-            if rest[2] not in job.outputs:
-                raise ExpressionError(f"needs.{rest[0]}.outputs.{rest[2]}: the job declares no such output")
-            return job.outputs[rest[2]]
+        return _needs_context(rest, ctx, parts)
     if root == "steps":
-        if not rest or rest[0] not in ctx.step_ids:
-            raise ExpressionError(f"steps.{'.'.join(rest)}: no step with that id ({', '.join(sorted(ctx.step_ids))})")
-        step = ctx.steps.get(rest[0], StepOutcome("skipped", {}))  # not run (yet): GitHub's null
-        if rest[1:] in (["outcome"], ["conclusion"]):
-            return step.outcome
-        if len(rest) == 3 and rest[1] == "outputs":
-            return step.outputs.get(rest[2], "")  # an output a step did not set is empty on GitHub too
-    raise ExpressionError(f"{'.'.join(parts)}: unsupported context or property")
+        return _steps_context(rest, ctx, parts)
+    raise _unsupported(parts)
 
 
 def truthy(value: Any) -> bool:

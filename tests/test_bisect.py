@@ -12,7 +12,7 @@ import pytest
 
 from isolation_harness.bisect import bisect, pip_releases
 from isolation_harness.errors import InputError
-from isolation_harness.records import read_records
+from isolation_harness.runfolder import RunFolder
 
 from .conftest import ROOT, pip_sdist
 
@@ -62,7 +62,7 @@ def test_bisect_metapath_matches_linear_scan(tmp_path: Path) -> None:
         args += ["--pip", pip]
     cli(*args)
     (scan_dir,) = (tmp_path / "scan").iterdir()
-    scan = {r["pip"]["version"]: r["verdict"] for r in read_records(scan_dir)}
+    scan = {r.pip.version: r.verdict for r in RunFolder(scan_dir).records()}
     first = next(p for p in releases if scan[p] != scan[releases[0]])
     assert first == "25.0"  # pip 25.0 is the first release vendoring pyproject-hooks >= 1.1
     proc = cli(
@@ -83,9 +83,9 @@ def test_bisect_metapath_matches_linear_scan(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert f"first pip release with a different verdict: {first} (24.3.1: broke, 25.0: leaked)" in proc.stdout
     (bisect_dir,) = (tmp_path / "bisect").iterdir()
-    probed = read_records(bisect_dir)
+    probed = RunFolder(bisect_dir).records()
     assert len(probed) <= 2 + math.ceil(math.log2(len(releases))) < len(releases)
-    assert all(scan[r["pip"]["version"]] == r["verdict"] for r in probed)  # the evidence agrees cell by cell
+    assert all(scan[r.pip.version] == r.verdict for r in probed)  # the evidence agrees cell by cell
 
 
 @pytest.mark.engine
@@ -108,13 +108,15 @@ def test_pyproject_hooks_overlay_changes_an_older_pips_verdict(tmp_path: Path) -
         str(tmp_path),
     )
     (run_dir,) = tmp_path.iterdir()
-    (record,) = read_records(run_dir)
-    assert record["pip"]["version"] == "24.3.1+hooks1.1.0"
-    overlay = record["pip"]["source"]["overlay"]
+    (record,) = RunFolder(run_dir).records()
+    assert record.pip.version == "24.3.1+hooks1.1.0"
+    assert isinstance(record.pip.source, dict), record.pip.source
+    overlay = record.pip.source["overlay"]
     assert (overlay["pyproject_hooks"], overlay["replaced"]) == ("1.1.0", "1.0.0")
     assert len(overlay["sha256"]) == 64
-    assert record["verdict"] == "leaked"  # plain pip 24.3.1 is `broke`: see test_e2e_local
-    assert record["experiment"]["backend_in_backend_path"] is True
+    assert record.verdict == "leaked"  # plain pip 24.3.1 is `broke`: see test_e2e_local
+    assert record.experiment is not None
+    assert record.experiment.facts.backend_in_backend_path is True
     assert proc.returncode == 1  # unexpected for a 24.3.1 label, and the run says so
     proc = cli(
         "run",
@@ -163,11 +165,12 @@ def test_validate_a_pip_built_from_a_local_git_checkout(tmp_path: Path) -> None:
     assert "Regressions: 0" in proc.stdout
     assert "Fixes: 1\n  metapath/py3.11/pip24.3.1/pip: broke -> leaked" in proc.stdout
     (candidate_dir,) = (tmp_path / "out").glob("validate-candidate-*")
-    records = read_records(candidate_dir)
-    assert {r["pip"]["version"] for r in records} == {f"25.0+checkout.{head[:8]}"}
-    source = records[0]["pip"]["source"]
+    records = RunFolder(candidate_dir).records()
+    assert {r.pip.version for r in records} == {f"25.0+checkout.{head[:8]}"}
+    source = records[0].pip.source
+    assert isinstance(source, dict), source
     assert (source["kind"], source["commit"], source["origin"]) == ("checkout", head, str(checkout))
-    assert len(records[0]["pip"]["sha256"]) == 64
+    assert len(records[0].pip.sha256 or "") == 64
 
 
 def _sdist_tree(version: str, dest: Path, tmp: Path) -> None:

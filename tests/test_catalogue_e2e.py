@@ -8,13 +8,15 @@ Python 3.8 with older pips where the verdicts change between releases.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from isolation_harness import runner
 from isolation_harness.engines.docker import DockerEngine, daemon_answers
+from isolation_harness.evidence import RunFacts
 from isolation_harness.matrix import Matrix
-from isolation_harness.runner import RunOptions, execute, new_run_id, prepare
+from isolation_harness.record import CellRecord
+from isolation_harness.runner import RunRequest
 from isolation_harness.scenario import load_scenario
 from isolation_harness.wheelhouse import Wheelhouse
 
@@ -36,18 +38,28 @@ def replay(
     python: str,
     pips: list[str],
     frontends: list[str],
-) -> dict[str, dict[str, Any]]:
+) -> dict[str, CellRecord]:
     require_engine("docker", daemon_answers())
     engine = DockerEngine()
     scenarios = [load_scenario(SCENARIOS / f"{name}.yaml") for name in names]
-    options = RunOptions(pythons=[python], pips=pips, frontends=frontends, jobs=2, out=out)
-    cells = [(c, s) for c, s in prepare(scenarios, matrix, engine, wheelhouse, options) if c.not_applicable is None]
-    result = execute(cells, engine=engine, wheelhouse=wheelhouse, options=options, run_id=new_run_id(scenarios))
-    return {r["cell"]: r for r in result.records}
+    request = RunRequest(
+        scenarios,
+        matrix,
+        engine,
+        wheelhouse,
+        out,
+        pythons=[python],
+        pips=pips,
+        frontends=frontends,
+        jobs=2,
+        applicable_only=True,
+    )
+    result = runner.run(request)
+    return {r.cell: r for r in result.records}
 
 
 @pytest.fixture(scope="module")
-def newest(matrix: Matrix, wheelhouse: Wheelhouse, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def newest(matrix: Matrix, wheelhouse: Wheelhouse, tmp_path_factory: pytest.TempPathFactory) -> dict[str, CellRecord]:
     return replay(
         CATALOGUE,
         matrix,
@@ -59,79 +71,93 @@ def newest(matrix: Matrix, wheelhouse: Wheelhouse, tmp_path_factory: pytest.Temp
     )
 
 
-def cell(records: dict[str, Any], scenario: str, frontend: str, *, python: str = "3.11", pip: str = "26.3") -> Any:
+def cell(
+    records: dict[str, CellRecord], scenario: str, frontend: str, *, python: str = "3.11", pip: str = "26.3"
+) -> CellRecord:
     return records[f"{scenario}/py{python}/pip{pip}/{frontend}"]
 
 
-def test_every_catalogue_cell_matches_its_measured_expectation(newest: dict[str, Any]) -> None:
+def facts(record: CellRecord, name: str = "experiment") -> RunFacts:
+    run = record.run(name)
+    assert run is not None, f"{record.cell}: no {name} run"
+    return run.facts
+
+
+def text(value: str | None) -> str:
+    """A fact that must be there (a missing error or backend file fails the assertion on it)."""
+    assert value is not None
+    return value
+
+
+def test_every_catalogue_cell_matches_its_measured_expectation(newest: dict[str, CellRecord]) -> None:
     # Four frontends each, but dev-backend-wheels skips pypa/build (it has no --find-links).
     assert len(newest) == 4 * len(CATALOGUE) - 1
     assert "dev-backend-wheels/py3.11/pip26.3/build" not in newest
-    assert [(c, r["verdict"], r["expected"]) for c, r in newest.items() if not r["match"]] == []
+    assert [(c, r.verdict, r.expected) for c, r in newest.items() if not r.match] == []
 
 
-def test_only_pips_default_isolation_runs_the_host_pth(newest: dict[str, Any]) -> None:
+def test_only_pips_default_isolation_runs_the_host_pth(newest: dict[str, CellRecord]) -> None:
     pip = cell(newest, "pth-exec", "pip")
-    assert pip["verdict"] == "leaked"
-    assert pip["experiment"]["host_code_ran"], "the host .pth with code ran in the hook processes"
+    assert pip.verdict == "leaked"
+    assert facts(pip).host_code_ran, "the host .pth with code ran in the hook processes"
     for frontend in ("pip-venv", "build", "uv"):
         other = cell(newest, "pth-exec", frontend)
-        assert other["verdict"] == "held"
-        assert not other["experiment"]["host_code_ran"]
+        assert other.verdict == "held"
+        assert not facts(other).host_code_ran
 
 
-def test_host_setuptools_builds_the_project_under_pip(newest: dict[str, Any]) -> None:
-    pip = cell(newest, "pth-setuptools", "pip")["experiment"]
-    assert "setuptools.command.bdist_wheel" in (pip["error"] or "")
-    assert any("loaded from the host environment" in i for i in pip["influence"])
-    assert cell(newest, "pth-setuptools", "build")["verdict"] == "held"
+def test_host_setuptools_builds_the_project_under_pip(newest: dict[str, CellRecord]) -> None:
+    pip = facts(cell(newest, "pth-setuptools", "pip"))
+    assert "setuptools.command.bdist_wheel" in (pip.error or "")
+    assert any("loaded from the host environment" in i for i in pip.influence)
+    assert cell(newest, "pth-setuptools", "build").verdict == "held"
 
 
-def test_distutils_hack_finder_breaks_only_pips_build(newest: dict[str, Any]) -> None:
+def test_distutils_hack_finder_breaks_only_pips_build(newest: dict[str, CellRecord]) -> None:
     pip = cell(newest, "distutils-hack", "pip")
-    assert pip["verdict"] == "broke"
-    assert "No module named 'setuptools'" in pip["experiment"]["error"]
-    assert any("_distutils_hack.DistutilsMetaFinder" in f for f in pip["experiment"]["foreign_finders"])
-    assert cell(newest, "distutils-hack", "uv")["verdict"] == "held"
+    assert pip.verdict == "broke"
+    assert "No module named 'setuptools'" in text(facts(pip).error)
+    assert any("_distutils_hack.DistutilsMetaFinder" in f for f in facts(pip).foreign_finders)
+    assert cell(newest, "distutils-hack", "uv").verdict == "held"
 
 
-def test_pip_config_reaches_every_frontend_that_installs_with_pip(newest: dict[str, Any]) -> None:
+def test_pip_config_reaches_every_frontend_that_installs_with_pip(newest: dict[str, CellRecord]) -> None:
     for frontend in ("pip", "pip-venv", "build"):
         record = cell(newest, "pipconf-no-deps", frontend)
-        assert record["verdict"] == "broke", frontend
-        assert "No module named" in record["experiment"]["error"]
-    assert cell(newest, "pipconf-no-deps", "uv")["verdict"] == "held"  # uv does not read pip.conf
+        assert record.verdict == "broke", frontend
+        assert "No module named" in text(facts(record).error)
+    assert cell(newest, "pipconf-no-deps", "uv").verdict == "held"  # uv does not read pip.conf
 
 
-def test_host_console_script_breaks_under_pips_pythonpath(newest: dict[str, Any]) -> None:
+def test_host_console_script_breaks_under_pips_pythonpath(newest: dict[str, CellRecord]) -> None:
     pip = cell(newest, "path-scripts", "pip")
-    assert pip["verdict"] == "broke"
-    assert "cmake" in pip["experiment"]["error"]
-    assert cell(newest, "path-scripts", "pip-venv")["verdict"] == "held"  # pip #14070's venv fixes it
+    assert pip.verdict == "broke"
+    assert "cmake" in text(facts(pip).error)
+    assert cell(newest, "path-scripts", "pip-venv").verdict == "held"  # pip #14070's venv fixes it
 
 
-def test_base_site_packages_reach_pips_build(newest: dict[str, Any]) -> None:
+def test_base_site_packages_reach_pips_build(newest: dict[str, CellRecord]) -> None:
     pip = cell(newest, "system-site-packages", "pip")
-    assert pip["verdict"] == "leaked"
-    assert any("DistutilsMetaFinder" in f for f in pip["experiment"]["foreign_finders"])
+    assert pip.verdict == "leaked"
+    assert any("DistutilsMetaFinder" in f for f in facts(pip).foreign_finders)
 
 
-def test_the_copy_that_built_is_the_intended_one(newest: dict[str, Any]) -> None:
-    linked = cell(newest, "dev-backend", "pip")["experiment"]
-    assert linked["backend_file"].endswith(".local-packages/devback/__init__.py")
-    assert linked["backend_in_backend_path"] is True
-    wheels = cell(newest, "dev-backend-wheels", "pip")["experiment"]
-    assert "/release/" not in wheels["backend_file"]
-    assert wheels["backend_file"].endswith("devback/__init__.py")
-    selfhosted = cell(newest, "self-hosting-backend", "pip")["experiment"]
-    assert selfhosted["backend_in_backend_path"] is True
+def test_the_copy_that_built_is_the_intended_one(newest: dict[str, CellRecord]) -> None:
+    linked = facts(cell(newest, "dev-backend", "pip"))
+    assert text(linked.backend_file).endswith(".local-packages/devback/__init__.py")
+    assert linked.backend_in_backend_path is True
+    wheels = facts(cell(newest, "dev-backend-wheels", "pip"))
+    assert "/release/" not in text(wheels.backend_file)
+    assert text(wheels.backend_file).endswith("devback/__init__.py")
+    selfhosted = facts(cell(newest, "self-hosting-backend", "pip"))
+    assert selfhosted.backend_in_backend_path is True
     # The host .pth of folders was processed in the build, but it runs no code: not influence.
-    assert selfhosted["host_pth_processed"]
-    assert not selfhosted["host_code_ran"]
+    assert selfhosted.host_pth_processed
+    assert not selfhosted.host_code_ran
 
 
 @pytest.fixture(scope="module")
-def older(matrix: Matrix, wheelhouse: Wheelhouse, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def older(matrix: Matrix, wheelhouse: Wheelhouse, tmp_path_factory: pytest.TempPathFactory) -> dict[str, CellRecord]:
     return replay(
         ["user-site", "self-hosting-backend", "system-site-packages"],
         matrix,
@@ -143,24 +169,24 @@ def older(matrix: Matrix, wheelhouse: Wheelhouse, tmp_path_factory: pytest.TempP
     )
 
 
-def test_older_pips_differ(older: dict[str, Any]) -> None:
-    assert [(c, r["verdict"], r["expected"]) for c, r in older.items() if not r["match"]] == []
+def test_older_pips_differ(older: dict[str, CellRecord]) -> None:
+    assert [(c, r.verdict, r.expected) for c, r in older.items() if not r.match] == []
     # pip 19 predates backend-path: a self-hosting backend cannot even build in the control.
     unsupported = cell(older, "self-hosting-backend", "pip", python="3.8", pip="19.3.1")
-    assert unsupported["verdict"] == "unsupported"
-    assert "No module named 'selfback'" in unsupported["control"]["error"]
-    assert cell(older, "self-hosting-backend", "pip", python="3.8", pip="23.0.1")["verdict"] == "held"
+    assert unsupported.verdict == "unsupported"
+    assert "No module named 'selfback'" in text(facts(unsupported, "control").error)
+    assert cell(older, "self-hosting-backend", "pip", python="3.8", pip="23.0.1").verdict == "held"
     # pip 21.3 still put the base interpreter's site-packages before the build environment: the base's
     # setuptools 57.5.0 (what python:3.8-slim carries) is the backend, and, older than PEP 621 support,
     # builds the project as UNKNOWN.
     user_site = cell(older, "user-site", "pip", python="3.8", pip="21.3.1")
-    assert user_site["verdict"] == "broke"
-    assert not user_site["experiment"]["backend_file"].startswith("/cell/")
-    assert "No matching distribution found for demo" in user_site["experiment"]["error"]
-    assert cell(older, "user-site", "pip", python="3.8", pip="23.0.1")["verdict"] == "held"
+    assert user_site.verdict == "broke"
+    assert not text(facts(user_site).backend_file).startswith("/cell/")
+    assert "No matching distribution found for demo" in text(facts(user_site).error)
+    assert cell(older, "user-site", "pip", python="3.8", pip="23.0.1").verdict == "held"
     # ... where the base's older setuptools was the backend; later pips keep only its distutils finder.
-    base_backend = cell(older, "system-site-packages", "pip", python="3.8", pip="21.3.1")["experiment"]
-    assert any("loaded from the host environment" in i for i in base_backend["influence"])
-    finder_only = cell(older, "system-site-packages", "pip", python="3.8", pip="23.0.1")["experiment"]
-    assert not any("loaded from the host environment" in i for i in finder_only["influence"])
-    assert finder_only["foreign_finders"]
+    base_backend = facts(cell(older, "system-site-packages", "pip", python="3.8", pip="21.3.1"))
+    assert any("loaded from the host environment" in i for i in base_backend.influence)
+    finder_only = facts(cell(older, "system-site-packages", "pip", python="3.8", pip="23.0.1"))
+    assert not any("loaded from the host environment" in i for i in finder_only.influence)
+    assert finder_only.foreign_finders

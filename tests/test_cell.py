@@ -5,8 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from isolation_harness.cell import build_requirements, driver_spec, with_probe
+from isolation_harness import spec
 from isolation_harness.errors import ConfigError
+from isolation_harness.pyproject import build_requirements, with_probe
 from isolation_harness.scenario import Scenario, load_scenario
 from isolation_harness.wheelhouse import probe_requirement
 
@@ -25,11 +26,11 @@ def test_probe_joins_build_requirements_and_nothing_else_changes(metapath: Scena
 
 
 def test_spec_carries_steps_and_project(metapath: Scenario, tmp_path: Path) -> None:
-    spec = driver_spec(metapath, tmp_path / "pip-24.0-py3-none-any.whl")
-    assert spec["pip_wheel"] == "pip-24.0-py3-none-any.whl"
-    assert [s["kind"] for s in spec["steps"]] == ["install", "editable-finder"]
-    assert probe_requirement() in spec["project"]["files"]["pyproject.toml"]
-    assert "_ih_canary" not in spec["project"]["files"]["pyproject.toml"]
+    data = spec.for_scenario(metapath, tmp_path / "pip-24.0-py3-none-any.whl").to_json()
+    assert data["pip_wheel"] == "pip-24.0-py3-none-any.whl"
+    assert [s["kind"] for s in data["steps"]] == ["install", "editable-finder"]
+    assert probe_requirement() in data["project"]["files"]["pyproject.toml"]
+    assert "_ih_canary" not in data["project"]["files"]["pyproject.toml"]
 
 
 def test_pyproject_without_requires_is_a_config_error(tmp_path: Path) -> None:

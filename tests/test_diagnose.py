@@ -12,7 +12,7 @@ import pytest
 
 from isolation_harness.engines.docker import daemon_answers
 from isolation_harness.engines.local import find_interpreter
-from isolation_harness.probe.driver import _editable_finder
+from isolation_harness.probe._driver_steps import _editable_finder
 from isolation_harness.scenario import load_scenario
 from isolation_harness.wheelhouse import Wheelhouse
 

@@ -5,6 +5,7 @@ With CI=true these tests must run: a CI run where the engine is missing fails in
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from pathlib import Path
@@ -12,10 +13,13 @@ from typing import Any
 
 import pytest
 
+from isolation_harness import runner
 from isolation_harness.engines.docker import LABEL_CELL, DockerEngine, daemon_answers
 from isolation_harness.engines.local import LocalEngine
+from isolation_harness.evidence import RunFacts
 from isolation_harness.matrix import Matrix
-from isolation_harness.runner import RunOptions, execute, new_run_id, prepare
+from isolation_harness.record import CellRecord
+from isolation_harness.runner import RunRequest
 from isolation_harness.scenario import Scenario, load_scenario
 from isolation_harness.wheelhouse import Wheelhouse
 
@@ -37,13 +41,29 @@ def cell_containers(engine: DockerEngine) -> list[Any]:
 
 def run(
     engine: Any, scenario: Scenario, matrix: Matrix, wheelhouse: Wheelhouse, out: Path, *, pairs: list[tuple[str, str]]
-) -> dict[tuple[str, str], Any]:
-    options = RunOptions(
-        pythons=sorted({p for p, _ in pairs}), pips=sorted({v for _, v in pairs}), frontends=["pip"], jobs=2, out=out
+) -> dict[tuple[str, str], CellRecord]:
+    request = RunRequest(
+        [scenario],
+        matrix,
+        engine,
+        wheelhouse,
+        out,
+        pythons=sorted({p for p, _ in pairs}),
+        pips=sorted({v for _, v in pairs}),
+        frontends=["pip"],
+        jobs=2,
     )
-    cells = [(c, s) for c, s in prepare([scenario], matrix, engine, wheelhouse, options) if (c.python, c.pip) in pairs]
-    result = execute(cells, engine=engine, wheelhouse=wheelhouse, options=options, run_id=new_run_id([scenario]))
-    return {(r["python"]["axis"], r["pip"]["version"]): r for r in result.records}
+    cells = runner.plan_cells(request)
+    only = frozenset(c.id for c, _ in cells if (c.python, c.pip) in pairs)
+    assert {(c.python, c.pip) for c, _ in cells if c.id in only} == set(pairs)
+    result = runner.run(dataclasses.replace(request, only=only))
+    return {(r.python, r.pip.version): r for r in result.records}
+
+
+def facts(record: CellRecord, name: str) -> RunFacts:
+    run = record.run(name)
+    assert run is not None, f"{record.cell}: no {name} run"
+    return run.facts
 
 
 def test_docker_verdicts_equal_local_verdicts(
@@ -53,15 +73,15 @@ def test_docker_verdicts_equal_local_verdicts(
     pairs = [("3.11", "19.3.1"), ("3.12", "24.0"), ("3.8", "25.0")]
     in_docker = run(docker_engine, scenario, matrix, wheelhouse, tmp_path / "d", pairs=pairs)
     local = run(LocalEngine(), scenario, matrix, wheelhouse, tmp_path / "l", pairs=pairs)
-    verdicts = {pair: r["verdict"] for pair, r in in_docker.items()}
+    verdicts = {pair: r.verdict for pair, r in in_docker.items()}
     assert verdicts == {("3.11", "19.3.1"): "unsupported", ("3.12", "24.0"): "broke", ("3.8", "25.0"): "leaked"}
-    assert verdicts == {pair: r["verdict"] for pair, r in local.items()}
+    assert verdicts == {pair: r.verdict for pair, r in local.items()}
     record = in_docker[("3.12", "24.0")]
-    assert record["engine"]["name"] == "docker"
-    assert record["engine"]["isolation"] == "container"
-    assert record["engine"]["image_id"].startswith("sha256:")
-    assert record["python"]["exact"].startswith("3.12.")
-    assert record["experiment"]["backend_file"].startswith("/cell/editable/")
+    assert record.engine.name == "docker"
+    assert record.engine.isolation == "container"
+    assert (record.engine.image_id or "").startswith("sha256:")
+    assert (record.python_exact or "").startswith("3.12.")
+    assert (facts(record, "experiment").backend_file or "").startswith("/cell/editable/")
     assert cell_containers(docker_engine) == []
 
 
@@ -99,10 +119,10 @@ def test_hung_build_is_killed_and_recorded_as_timeout(
     scenario = hang_scenario(tmp_path, timeout=5)
     records = run(engine, scenario, matrix, wheelhouse, tmp_path / "out", pairs=[(PY, "24.0")])
     record = records[(PY, "24.0")]
-    assert record["verdict"] == "timeout"
-    assert record["match"] is True
-    assert record["control"]["timed_out"] is True
-    assert 5.0 <= record["control"]["duration"] < 9.0  # killed within a few seconds of its limit
+    assert record.verdict == "timeout"
+    assert record.match is True
+    assert facts(record, "control").timed_out is True
+    assert 5.0 <= facts(record, "control").duration < 9.0  # killed within a few seconds of its limit
     assert cell_containers(docker_engine) == []
 
 
@@ -110,13 +130,25 @@ def test_container_removed_after_failing_and_interrupted_cells(
     docker_engine: DockerEngine, matrix: Matrix, wheelhouse: Wheelhouse, tmp_path: Path
 ) -> None:
     scenario = hang_scenario(tmp_path, timeout=600)
-    options = RunOptions(pythons=[PY], pips=["24.0"], frontends=["pip"], jobs=1, out=tmp_path / "out")
-    cells = prepare([scenario], matrix, docker_engine, wheelhouse, options)
+    request = RunRequest(
+        [scenario],
+        matrix,
+        docker_engine,
+        wheelhouse,
+        tmp_path / "out",
+        pythons=[PY],
+        pips=["24.0"],
+        frontends=["pip"],
+        jobs=1,
+        run_id="interrupted",
+    )
+    cells = runner.plan_cells(request)
+    runner.check_pythons(docker_engine, cells)
     errors: list[BaseException] = []
 
     def target() -> None:
         try:
-            execute(cells, engine=docker_engine, wheelhouse=wheelhouse, options=options, run_id="interrupted")
+            runner.execute(cells, request)
         except BaseException as exc:  # noqa: BLE001
             errors.append(exc)
 
@@ -163,9 +195,9 @@ def test_prepared_environments_never_change_a_verdict(
     pairs = [("3.11", "19.3.1"), ("3.12", "24.0"), ("3.8", "25.0")]
     prepared = run(docker_engine, scenario, matrix, wheelhouse, tmp_path / "p", pairs=pairs)
     fresh = run(DockerEngine(prepared=False), scenario, matrix, wheelhouse, tmp_path / "f", pairs=pairs)
-    assert {k: r["verdict"] for k, r in prepared.items()} == {k: r["verdict"] for k, r in fresh.items()}
+    assert {k: r.verdict for k, r in prepared.items()} == {k: r.verdict for k, r in fresh.items()}
     for key, record in prepared.items():
         for name in ("control", "experiment"):
-            assert record[name]["exit_code"] == fresh[key][name]["exit_code"]
-            assert record[name]["backend_in_backend_path"] == fresh[key][name]["backend_in_backend_path"]
-            assert record[name]["foreign_finders"] == fresh[key][name]["foreign_finders"]
+            assert facts(record, name).exit_code == facts(fresh[key], name).exit_code
+            assert facts(record, name).backend_in_backend_path == facts(fresh[key], name).backend_in_backend_path
+            assert facts(record, name).foreign_finders == facts(fresh[key], name).foreign_finders

@@ -8,12 +8,11 @@ import pytest
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
-from isolation_harness import frontends
-from isolation_harness.cell import driver_spec
+from isolation_harness import frontends, runner, spec
 from isolation_harness.engines import EngineInfo
 from isolation_harness.errors import ConfigError, InputError
 from isolation_harness.matrix import Matrix, plan
-from isolation_harness.runner import RunOptions, prepare
+from isolation_harness.runner import RunRequest
 from isolation_harness.scenario import Scenario, load_scenario
 from isolation_harness.verdict import Verdict
 
@@ -37,6 +36,66 @@ def test_actions_are_derived_from_the_pip_action() -> None:
     assert frontends.get("uv").args(PIP_ARGS, None) == ("pip", *PIP_ARGS)
     # A scenario's own command for a frontend wins.
     assert frontends.get("uv").args(PIP_ARGS, ["pip", "install", "x"]) == ("pip", "install", "x")
+
+
+PIP_ARG_LISTS = [
+    (),
+    ("install",),
+    ("install", "--target", "{target}", "{project_url}"),
+    ("wheel", "--no-deps", "--wheel-dir", "{target}", "{project_url}"),
+]
+EXPECTED_ARGS = {
+    "pip": [
+        (),
+        ("install",),
+        ("install", "--target", "{target}", "{project_url}"),
+        ("wheel", "--no-deps", "--wheel-dir", "{target}", "{project_url}"),
+    ],
+    "pip-venv": [
+        (),
+        ("install", "--use-feature=venv-isolation"),
+        ("install", "--use-feature=venv-isolation", "--target", "{target}", "{project_url}"),
+        ("wheel", "--use-feature=venv-isolation", "--no-deps", "--wheel-dir", "{target}", "{project_url}"),
+    ],
+    "build": [("--wheel", "--outdir", "{target}", "{project_dir}")] * 4,
+    "uv": [
+        ("pip",),
+        ("pip", "install"),
+        ("pip", "install", "--target", "{target}", "{project_url}"),
+        ("pip", "wheel", "--no-deps", "--wheel-dir", "{target}", "{project_url}"),
+    ],
+}
+
+
+@pytest.mark.parametrize("name", frontends.NAMES)
+def test_every_frontends_args_for_several_pip_actions(name: str) -> None:
+    # The commands are data in the table (args_template, flags_after_subcommand): the same
+    # results as the per-name code they replaced, for every frontend.
+    assert sorted(EXPECTED_ARGS) == sorted(frontends.NAMES)
+    frontend = frontends.get(name)
+    assert [frontend.args(args, None) for args in PIP_ARG_LISTS] == EXPECTED_ARGS[name]
+    assert [frontend.args(list(args), None) for args in PIP_ARG_LISTS] == EXPECTED_ARGS[name]
+    assert frontend.args(PIP_ARGS, ("own", "{target}")) == ("own", "{target}")
+    assert frontend.args(PIP_ARGS, []) == ()
+
+
+def test_the_table_says_what_the_cli_and_the_probe_need() -> None:
+    assert frontends.names() == frontends.NAMES == ("pip", "pip-venv", "build", "uv")
+    assert frontends.names(diagnose=True) == ("pip", "build")
+    for name in frontends.names(diagnose=True):
+        assert frontends.get(name).diagnose_args == (
+            "wheel",
+            "--no-deps",
+            "--wheel-dir",
+            "{target}",
+            "{project_url}",
+        )
+    assert {name: f.hook_detection for name, f in frontends.FRONTENDS.items()} == {
+        "pip": "pyproject-hooks",
+        "pip-venv": "pyproject-hooks",
+        "build": "pyproject-hooks",
+        "uv": "declared-backend",
+    }
 
 
 def test_applicability_rules() -> None:
@@ -75,12 +134,12 @@ def test_plan_per_frontend(metapath: Scenario, matrix: Matrix) -> None:
 
 
 def test_driver_spec_carries_the_frontend(metapath: Scenario) -> None:
-    spec = driver_spec(metapath, Path("pip-26.3-py3-none-any.whl"), frontend="uv")
-    assert spec["frontend_module"] == "uv"
-    assert spec["frontend_requirements"] == ["uv"]
-    assert spec["action_args"][:2] == ["pip", "install"]
-    assert spec["frontend_env"]["UV_OFFLINE"] == "1"
-    assert spec["backend"] == {"spec": "my_backend", "path": ["."]}
+    data = spec.for_scenario(metapath, Path("pip-26.3-py3-none-any.whl"), frontend="uv").to_json()
+    assert data["frontend_module"] == "uv"
+    assert data["frontend_requirements"] == ["uv"]
+    assert data["action_args"][:2] == ["pip", "install"]
+    assert data["frontend_env"]["UV_OFFLINE"] == "1"
+    assert data["backend"] == {"spec": "my_backend", "path": ["."]}
 
 
 SCENARIO = """\
@@ -146,10 +205,20 @@ def test_base_installs_run_only_where_the_base_is_thrown_away(matrix: Matrix) ->
     class Wheels:
         requires_python = staticmethod(requires)
 
-    options = RunOptions(pythons=["3.12"], pips=["26.3"], frontends=["pip"])
-    local = prepare([scenario], matrix, _Engine("process"), Wheels(), options)  # type: ignore[arg-type]
+    def request(isolation: str) -> RunRequest:
+        return RunRequest(
+            [scenario],
+            matrix,
+            _Engine(isolation),  # type: ignore[arg-type]
+            Wheels(),  # type: ignore[arg-type]
+            pythons=["3.12"],
+            pips=["26.3"],
+            frontends=["pip"],
+        )
+
+    local = runner.plan_cells(request("process"))
     assert [c.not_applicable for c, _ in local] == [
         "the scenario uses the base interpreter's site-packages: only a container's is clean and disposable"
     ]
-    docker = prepare([scenario], matrix, _Engine("container"), Wheels(), options)  # type: ignore[arg-type]
+    docker = runner.plan_cells(request("container"))
     assert [c.not_applicable for c, _ in docker] == [None]

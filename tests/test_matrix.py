@@ -64,6 +64,10 @@ def test_bad_command_line_values(metapath: Scenario, matrix: Matrix) -> None:
         ("pythons: ['3.10']\npips: ['24.0']\nfrontend: [pip]\n", "unknown key; did you mean 'frontends'?"),
         ("pythons: ['3.10']\n", "key 'pips': missing required key"),
         ("pythons: ['3.10']\npips: ['24.0']\nknown-failures: [{pip: '<22', python: '>=3.12'}]\n", "reason"),
+        (
+            "pythons: ['3.10']\npips: ['24.0']\nknown-failures: [{pip: '<<22', python: '>=3.12', reason: x}]\n",
+            "key 'known-failures[0].pip': '<<22' is not a version specifier; write it like '>=20,<25' (PEP 440)",
+        ),
     ],
 )
 def test_bad_matrix_files(tmp_path: Path, text: str, message: str) -> None:

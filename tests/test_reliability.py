@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import random
@@ -23,11 +24,11 @@ from isolation_harness.cli import main
 from isolation_harness.engines.docker import LABEL_CELL, DockerEngine, daemon_answers
 from isolation_harness.errors import ConfigError
 from isolation_harness.matrix import load_matrix
-from isolation_harness.records import RecordWriter, read_records
-from isolation_harness.runner import combine_repeats
+from isolation_harness.record import combine_repeats
+from isolation_harness.runfolder import RunFolder
 from isolation_harness.scenario import load_scenario
 
-from .conftest import ROOT, SCENARIOS, copy_repo_inputs, hang_scenario, harness, require_engine
+from .conftest import ROOT, SCENARIOS, cell_record, copy_repo_inputs, hang_scenario, harness, require_engine
 
 PY = "3.11"
 PIPS = ["23.0.1", "24.0", "25.0"]
@@ -35,33 +36,23 @@ PIPS = ["23.0.1", "24.0", "25.0"]
 
 # -- records ----------------------------------------------------------------------------------------
 def test_damaged_line_is_reported_and_skipped(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    writer = RecordWriter(tmp_path)
-    good = {
-        "cell": "s/py3.11/pip24.0/pip",
-        "scenario": "s",
-        "frontend": "pip",
-        "python": {"axis": "3.11"},
-        "pip": {"version": "24.0"},
-        "verdict": "held",
-        "expected": "held",
-        "match": True,
-        "reasons": [],
-    }
-    writer.append(good)
+    folder = RunFolder(tmp_path)
+    good = cell_record("s/py3.11/pip24.0/pip")
+    folder.append(good)
     with (tmp_path / "results.jsonl").open("a") as fh:
         fh.write('{"cell": "s/py3.12/pip24.0/pip", "verd')  # a crash in the middle of a write
     damaged: list[str] = []
-    assert read_records(tmp_path, damaged=damaged) == [good]
+    assert folder.records(damaged=damaged) == [good]
     assert damaged == [f"{tmp_path / 'results.jsonl'}:2: damaged record skipped"]
     assert main(["table", str(tmp_path)]) == 0
     assert "damaged record skipped" in capsys.readouterr().err
 
 
 def test_repeats_that_disagree_are_flaky() -> None:
-    base: dict[str, Any] = {"verdict": "broke", "match": True, "reasons": ["x"]}
-    assert combine_repeats([base, dict(base)])["verdict"] == "broke"
-    flaky = combine_repeats([base, {**base, "verdict": "held"}])
-    assert (flaky["verdict"], flaky["match"], flaky["repeats"]) == ("flaky", False, ["broke", "held"])
+    base = cell_record(verdict="broke", match=True, reasons=("x",))
+    assert combine_repeats([base, base]).verdict == "broke"
+    flaky = combine_repeats([base, dataclasses.replace(base, verdict="held")])
+    assert (flaky.verdict, flaky.match, flaky.repeats) == ("flaky", False, ("broke", "held"))
 
 
 # -- hostile and broken input -----------------------------------------------------------------------
@@ -281,10 +272,10 @@ def test_repeat_marks_a_flaky_cell(tmp_path: Path) -> None:
     (tmp_path / "scenarios/vcs-target.yaml").write_text(text)
     proc = harness(f"run --scenario vcs-target --engine local --python {PY} --pip 24.3.1 --repeat 2", cwd=tmp_path)
     (run_dir,) = (tmp_path / "results").iterdir()
-    (record,) = read_records(run_dir)
-    assert record["repeats"] == ["broke", "leaked"], proc.stderr
-    assert record["verdict"] == "flaky"
-    assert "verdicts differ between 2 repeats: broke, leaked" in record["reasons"][0]
+    (record,) = RunFolder(run_dir).records()
+    assert record.repeats == ("broke", "leaked"), proc.stderr
+    assert record.verdict == "flaky"
+    assert "verdicts differ between 2 repeats: broke, leaked" in record.reasons[0]
     assert proc.returncode == 1
 
 
@@ -300,12 +291,12 @@ def test_same_matrix_twice_gives_identical_verdicts(tmp_path: Path) -> None:
         (run_dir,) = (tmp_path / f"r{attempt}").iterdir()
         verdicts.append(
             {
-                r["cell"]: (
-                    r["verdict"],
-                    r["control"] and r["control"]["exit_code"],
-                    r["experiment"] and r["experiment"]["backend_in_backend_path"],
+                r.cell: (
+                    r.verdict,
+                    r.control and r.control.facts.exit_code,
+                    r.experiment and r.experiment.facts.backend_in_backend_path,
                 )
-                for r in read_records(run_dir)
+                for r in RunFolder(run_dir).records()
             }
         )
     assert len(verdicts[0]) == 6

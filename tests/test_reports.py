@@ -1,14 +1,22 @@
-"""Reports and compare from synthetic records (the real-run versions are in test_reports_e2e.py)."""
+"""Reports, compare, merge and repro from synthetic records (tests/records_synthetic.py): what they read
+is a run folder, so no cell has to run; what only a real cell shows is in test_reports_e2e.py."""
 
 from __future__ import annotations
 
+import base64
+import html
+import json
+import os
+import subprocess
+import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from isolation_harness.compare import compare, render
+from isolation_harness.errors import InputError
+from isolation_harness.record import CellRecord
 from isolation_harness.report import (
     STEP_SUMMARY_LIMIT,
     append_step_summary,
@@ -16,45 +24,55 @@ from isolation_harness.report import (
     junit,
     markdown,
     verdict_table,
+    write_reports,
 )
+from isolation_harness.repro import script
+from isolation_harness.runfolder import RunFolder
+from isolation_harness.shards import merge
+from isolation_harness.spec import SPEC_VERSION
+from isolation_harness.wheelhouse import Wheelhouse
+
+from .records_synthetic import RUN_ID, SAME, record, run_folder
 
 
-def rec(py: str, pip: str, verdict: str, *, expected: str | None = None, scenario: str = "metapath") -> dict[str, Any]:
-    expected = expected or verdict
-    return {
-        "cell": f"{scenario}/py{py}/pip{pip}/pip",
-        "scenario": scenario,
-        "frontend": "pip",
-        "python": {"axis": py, "exact": py + ".0"},
-        "pip": {"version": pip},
-        "verdict": verdict,
-        "expected": expected,
-        "match": verdict == expected,
-        "reasons": [f"because {verdict}"],
-        "duration": 1.5,
-        "control": None,
-        "experiment": None,
-    }
+@pytest.fixture
+def folder(tmp_path: Path) -> RunFolder:
+    return RunFolder.create(tmp_path, RUN_ID)
 
 
-RECORDS = [
-    rec("3.11", "23.0.1", "broke"),
-    rec("3.11", "25.0", "leaked"),
-    rec("3.12", "23.0.1", "not-applicable"),
-    rec("3.12", "25.0", "held", expected="leaked"),
-]
+def rec(
+    folder: RunFolder,
+    py: str,
+    pip: str,
+    verdict: str,
+    *,
+    expected: str | None = SAME,
+    scenario: str = "metapath",
+    frontend: str = "pip",
+) -> CellRecord:
+    return record(folder, scenario, python=py, pip=pip, frontend=frontend, verdict=verdict, expected=expected)
 
 
-def test_markdown_matrix_marks_unexpected() -> None:
-    text = markdown(RECORDS)
+@pytest.fixture
+def records(folder: RunFolder) -> list[CellRecord]:
+    return [
+        rec(folder, "3.11", "23.0.1", "broke"),
+        rec(folder, "3.11", "25.0", "leaked"),
+        rec(folder, "3.12", "23.0.1", "not-applicable"),
+        rec(folder, "3.12", "25.0", "held", expected="leaked"),
+    ]
+
+
+def test_markdown_matrix_marks_unexpected(records: list[CellRecord]) -> None:
+    text = markdown(records)
     assert "| python | pip 23.0.1 | pip 25.0 |" in text
     assert "| 3.11 | 💥 broke | 💧 leaked |" in text
     assert "| 3.12 | · not-applicable | ✅ held ❗ |" in text
     assert "4 cells, 1 unexpected." in text
 
 
-def test_junit_one_case_per_cell_and_failures_for_unexpected() -> None:
-    root = ET.fromstring(junit(RECORDS).split("\n", 1)[1])
+def test_junit_one_case_per_cell_and_failures_for_unexpected(records: list[CellRecord]) -> None:
+    root = ET.fromstring(junit(records).split("\n", 1)[1])
     cases = root.findall(".//testcase")
     assert len(cases) == 4
     failures = root.findall(".//failure")
@@ -77,9 +95,13 @@ def test_step_summary_stays_under_cap(tmp_path: Path, monkeypatch: pytest.Monkey
     assert target.read_text().endswith("see the HTML report)\n")
 
 
-def test_compare_groups_regressions_and_fixes() -> None:
-    base = [rec("3.11", "24.0", "held"), rec("3.12", "24.0", "broke"), rec("3.13", "24.0", "leaked")]
-    candidate = [rec("3.11", "24.0", "leaked"), rec("3.12", "24.0", "held"), rec("3.13", "24.0", "error")]
+def test_compare_groups_regressions_and_fixes(folder: RunFolder) -> None:
+    base = [
+        rec(folder, py, "24.0", verdict) for py, verdict in (("3.11", "held"), ("3.12", "broke"), ("3.13", "leaked"))
+    ]
+    candidate = [
+        rec(folder, py, "24.0", verdict) for py, verdict in (("3.11", "leaked"), ("3.12", "held"), ("3.13", "error"))
+    ]
     changes, unmatched = compare(base, candidate)
     assert [(c.base_cell, c.kind) for c in changes] == [
         ("metapath/py3.11/pip24.0/pip", "regression"),
@@ -91,27 +113,161 @@ def test_compare_groups_regressions_and_fixes() -> None:
     assert "Regressions: 1\n  metapath/py3.11/pip24.0/pip: held -> leaked" in text
 
 
-def test_compare_across_pip_versions_when_each_run_has_one_pip() -> None:
-    base = [rec("3.11", "24.3.1", "broke"), rec("3.12", "24.3.1", "broke")]
-    candidate = [rec("3.11", "25.0", "leaked"), rec("3.12", "25.0", "broke")]
+def test_compare_across_pip_versions_when_each_run_has_one_pip(folder: RunFolder) -> None:
+    base = [rec(folder, "3.11", "24.3.1", "broke"), rec(folder, "3.12", "24.3.1", "broke")]
+    candidate = [rec(folder, "3.11", "25.0", "leaked"), rec(folder, "3.12", "25.0", "broke")]
     changes, unmatched = compare(base, candidate)
     assert [(c.base, c.candidate, c.kind) for c in changes] == [("broke", "leaked", "fix")]
     assert unmatched == []
 
 
-def test_reports_show_which_frontend_holds_where_pip_does_not() -> None:
-    def other(py: str, pip: str, verdict: str, frontend: str) -> dict[str, Any]:
-        record = rec(py, pip, verdict)
-        record.update(frontend=frontend, cell=f"metapath/py{py}/pip{pip}/{frontend}")
-        return record
-
+def test_reports_show_which_frontend_holds_where_pip_does_not(folder: RunFolder, records: list[CellRecord]) -> None:
     records = [
-        *RECORDS,
-        other("3.11", "23.0.1", "held", "build"),
-        other("3.11", "25.0", "broke", "build"),
-        other("3.11", "25.0", "held", "uv"),
-        other("3.12", "25.0", "held", "uv"),  # pip held there: not counted
+        *records,
+        rec(folder, "3.11", "23.0.1", "held", frontend="build"),
+        rec(folder, "3.11", "25.0", "broke", frontend="build"),
+        rec(folder, "3.11", "25.0", "held", frontend="uv"),
+        rec(folder, "3.12", "25.0", "held", frontend="uv"),  # pip held there: not counted
     ]
     assert compare_frontends(records) == [("metapath", "build", 2, 1), ("metapath", "uv", 1, 1)]
     assert "metapath: build held in 1 of 2, uv held in 1 of 1" in verdict_table(records)
     assert "| metapath | uv | 1 | 1 |" in markdown(records)
+
+
+# -- the run-folder joins, on synthetic run folders ------------------------------------------------
+def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "isolation_harness", *args], capture_output=True, text=True, env=env, check=False
+    )
+
+
+def two_runs(tmp_path: Path) -> tuple[RunFolder, RunFolder]:
+    """An older and a newer run of two scenarios, one pip each: metapath broke -> leaked (a fix),
+    vcs-target held -> broke (a regression)."""
+    older, _ = run_folder(
+        tmp_path / "older",
+        [
+            {"python": "3.11", "pip": "24.3.1", "verdict": "broke"},
+            {"scenario_name": "vcs-target", "python": "3.11", "pip": "24.3.1", "verdict": "held"},
+        ],
+    )
+    newer, _ = run_folder(
+        tmp_path / "newer",
+        [
+            {"python": "3.11", "pip": "25.0", "verdict": "leaked"},
+            {"scenario_name": "vcs-target", "python": "3.11", "pip": "24.2", "verdict": "broke"},
+        ],
+    )
+    return older, newer
+
+
+def test_compare_command_exits_1_on_a_regression(tmp_path: Path) -> None:
+    older, newer = two_runs(tmp_path)
+    proc = cli("compare", str(older.path), str(newer.path))
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "Regressions: 1\n  vcs-target/py3.11/pip24.3.1/pip: held -> broke" in proc.stdout
+    assert "Fixes: 1\n  metapath/py3.11/pip24.3.1/pip: broke -> leaked" in proc.stdout
+    assert cli("compare", str(newer.path), str(newer.path)).returncode == 0
+
+
+def test_report_command_writes_all_three(tmp_path: Path) -> None:
+    older, _ = two_runs(tmp_path)
+    summary = tmp_path / "summary.md"
+    env = {**os.environ, "GITHUB_STEP_SUMMARY": str(summary)}
+    proc = cli("report", str(older.path), "--out", str(tmp_path / "reports"), env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert {p.name for p in (tmp_path / "reports").iterdir()} == {"report.md", "junit.xml", "report.html"}
+    text = summary.read_text()
+    assert "## metapath (pip)" in text
+    assert "| 3.11 | 💥 broke |" in text
+    assert "| 3.11 | ✅ held |" in text
+
+
+def test_html_page_shows_each_cell_with_its_logs(tmp_path: Path) -> None:
+    folder, records = run_folder(
+        tmp_path,
+        [
+            {"python": "3.11", "pip": "24.3.1", "verdict": "broke"},
+            {"python": "3.12", "pip": "24.3.1", "verdict": "not-applicable"},
+            {"python": "3.12", "pip": "25.0", "verdict": "held", "expected": "leaked"},
+        ],
+    )
+    page = write_reports(records, folder.path, tmp_path / "reports")["report.html"].read_text()
+    assert page.count("<td class='cell") == 3
+    assert "<td class='cell verdict-held unexpected' data-cell='metapath/py3.12/pip25.0/pip'" in page
+    assert f"isolation-harness repro {folder.path} metapath/py3.11/pip24.3.1/pip &gt; repro.sh" in page
+    # Each run's log is read from the run folder (its path in the record is relative to it).
+    broke = records[0].experiment
+    assert broke is not None
+    assert not Path(broke.log).is_absolute()
+    assert html.escape((folder.path / broke.log).read_text()) in page
+    assert "Backend was not loaded from backend-path &lt;&#x27;.&#x27;&gt; &amp; failed" in page
+    assert page.count("<summary>experiment log</summary>") == 2  # the not-applicable cell has none
+
+
+def test_merge_joins_shards_into_one_run_folder(tmp_path: Path) -> None:
+    first, made_first = run_folder(tmp_path / "a", [{"python": "3.11", "verdict": "broke"}], run_id="shard-a")
+    cells = [{"scenario_name": "vcs-target", "python": "3.12", "verdict": "held"}, {"python": "3.12"}]
+    second, made_second = run_folder(tmp_path / "b", cells, run_id="shard-b")
+    out = tmp_path / "merged"
+    merged = merge([first.path, second.path], out)
+    assert sorted(r.cell for r in merged) == sorted(r.cell for r in made_first + made_second)
+    folder = RunFolder.existing(out)
+    assert [r.to_json() for r in folder.records()] == [r.to_json() for r in sorted(merged, key=lambda r: r.cell)]
+    for made in merged:  # logs and scenario copies came along: reports and repro work on the merged folder
+        assert made.experiment is not None
+        assert (out / made.experiment.log).is_file()
+        assert folder.scenario_of(made).name == made.scenario
+    assert json.loads((out / "merged.json").read_text())["cells"] == 3
+
+
+def test_merge_refuses_overlapping_shards_a_used_folder_and_a_folder_without_records(tmp_path: Path) -> None:
+    first, _ = run_folder(tmp_path / "a", [{"python": "3.11"}], run_id="shard-a")
+    second, _ = run_folder(tmp_path / "b", [{"python": "3.11"}], run_id="shard-b")
+    with pytest.raises(InputError, match="shards overlap"):
+        merge([first.path, second.path], tmp_path / "merged")
+    with pytest.raises(InputError, match="not empty"):
+        merge([first.path], first.path)
+    with pytest.raises(InputError, match=r"no results\.jsonl"):
+        merge([first.path, tmp_path], tmp_path / "merged-2")
+
+
+@pytest.fixture
+def probe_wheelhouse(tmp_path: Path) -> Wheelhouse:
+    house = Wheelhouse(tmp_path / "wheels")
+    house.root.mkdir(parents=True, exist_ok=True)
+    (house.root / "isolation_harness_probe-0.1.0-py3-none-any.whl").write_bytes(b"probe wheel bytes")
+    return house
+
+
+def test_repro_script_carries_the_cell(tmp_path: Path, probe_wheelhouse: Wheelhouse) -> None:
+    folder, (made,) = run_folder(tmp_path, [{"python": "3.12", "pip": "24.3.1", "verdict": "broke"}])
+    text = script(folder.path, made.cell, wheelhouse=probe_wheelhouse)
+    assert text.startswith(f"#!/usr/bin/env bash\n# Replays isolation-harness cell {made.cell}\n")
+    assert f"# recorded: broke (expected broke), run {RUN_ID}," in text
+    assert f"# engine docker, Python 3.12.9, pip 24.3.1 (sha256 {made.pip.sha256})" in text
+    assert "EXPECTED=broke\nIMAGE=isolation-harness/python:3.12\n" in text
+    assert '-d "$WORK/wheels" pip==24.3.1 flit-core==3.12.0\n' in text
+    assert base64.encodebytes(b"probe wheel bytes").decode().strip() in text
+    spec_text = text.split("cat > \"$WORK/harness/spec.json\" <<'IH_EOF'\n", 1)[1].split("\nIH_EOF\n", 1)[0]
+    spec = json.loads(spec_text)
+    assert spec["spec_version"] == SPEC_VERSION
+    assert spec["pip_wheel"] == "pip-24.3.1-py3-none-any.whl"
+    assert spec["frontend"] == "pip"
+    assert {"leading_installs", "wheelhouse_hidden"} <= spec.keys()
+    assert text.endswith('exit "$status"\n')
+
+
+def test_repro_refuses_what_it_cannot_replay(tmp_path: Path, probe_wheelhouse: Wheelhouse) -> None:
+    cells = [{"python": "3.12", "verdict": "not-applicable"}, {"python": "3.11", "verdict": "broke"}]
+    folder, (skipped, made) = run_folder(tmp_path, cells)
+    with pytest.raises(InputError, match="not-applicable cells did not run"):
+        script(folder.path, skipped.cell, wheelhouse=probe_wheelhouse)
+    with pytest.raises(InputError, match=r"no cell 'metapath/py3\.9/pip1/pip'"):
+        script(folder.path, "metapath/py3.9/pip1/pip", wheelhouse=probe_wheelhouse)
+    copy = folder.path / "scenarios" / "metapath.yaml"
+    copy.write_text(copy.read_text() + "\n# changed after the run\n")
+    with pytest.raises(InputError, match="sha256 mismatch"):
+        script(folder.path, made.cell, wheelhouse=probe_wheelhouse)
+    with pytest.raises(InputError, match=r"no results\.jsonl"):
+        script(tmp_path, made.cell, wheelhouse=probe_wheelhouse)

@@ -1,7 +1,13 @@
-"""Reports, compare, repro and replay on real runs (local engine), and the HTML page in real Chromium."""
+"""What only real cells (local engine) or a real browser can show: a repro script and a replay of real
+cells give their recorded verdicts, and the HTML page renders its colours in real Chromium.
+
+The reports, compare and merge read nothing but a run folder: test_reports.py and
+test_reports_unchanged.py test them on synthetic records.
+"""
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import shutil
@@ -12,59 +18,50 @@ from pathlib import Path
 
 import pytest
 
+from isolation_harness import runner
 from isolation_harness.engines.docker import daemon_answers
 from isolation_harness.engines.local import LocalEngine
 from isolation_harness.matrix import Matrix
 from isolation_harness.report import COLOUR, write_reports
-from isolation_harness.runner import RunOptions, RunResult, execute, new_run_id, prepare
+from isolation_harness.runner import RunRequest, RunResult
 from isolation_harness.scenario import load_scenario
 from isolation_harness.wheelhouse import Wheelhouse
 
 from .conftest import ROOT, SCENARIOS, require_engine
+from .records_synthetic import run_folder
 
 pytestmark = pytest.mark.engine
 PY = "3.11"
-
-
-def two_scenarios(pips: dict[str, str], matrix: Matrix, wheelhouse: Wheelhouse, out: Path) -> RunResult:
-    scenarios = [load_scenario(SCENARIOS / f"{name}.yaml") for name in sorted(pips)]
-    engine = LocalEngine()
-    cells = []
-    for scenario in scenarios:
-        options = RunOptions(pythons=[PY], pips=[pips[scenario.name]], frontends=["pip"], out=out)
-        cells += prepare([scenario], matrix, engine, wheelhouse, options)
-    return execute(
-        cells, engine=engine, wheelhouse=wheelhouse, options=RunOptions(jobs=2, out=out), run_id=new_run_id(scenarios)
-    )
+EVERY_VERDICT = ("held", "leaked", "broke", "unsupported", "not-applicable", "timeout", "error", "flaky")
 
 
 @pytest.fixture(scope="module")
-def runs(
-    matrix: Matrix, wheelhouse: Wheelhouse, tmp_path_factory: pytest.TempPathFactory
-) -> tuple[RunResult, RunResult]:
-    out = tmp_path_factory.mktemp("runs")
-    older = two_scenarios({"metapath": "24.3.1", "vcs-target": "24.3.1"}, matrix, wheelhouse, out)
-    newer = two_scenarios({"metapath": "25.0", "vcs-target": "24.2"}, matrix, wheelhouse, out)
-    return older, newer
+def real_run(matrix: Matrix, wheelhouse: Wheelhouse, tmp_path_factory: pytest.TempPathFactory) -> RunResult:
+    """Two real cells: metapath broke, vcs-target held (pip 24.3.1)."""
+    scenarios = [load_scenario(SCENARIOS / f"{name}.yaml") for name in ("metapath", "vcs-target")]
+    request = RunRequest(
+        scenarios,
+        matrix,
+        LocalEngine(),
+        wheelhouse,
+        tmp_path_factory.mktemp("runs"),
+        pythons=[PY],
+        pips=["24.3.1"],
+        frontends=["pip"],
+        jobs=2,
+    )
+    result = runner.run(request)
+    assert {r.cell: r.verdict for r in result.records} == {
+        "metapath/py3.11/pip24.3.1/pip": "broke",
+        "vcs-target/py3.11/pip24.3.1/pip": "held",
+    }
+    return result
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "isolation_harness", *args], capture_output=True, text=True, cwd=ROOT, check=False
     )
-
-
-def test_compare_reports_regressions_and_fixes(runs: tuple[RunResult, RunResult]) -> None:
-    older, newer = runs
-    assert {r["cell"]: r["verdict"] for r in older.records} == {
-        "metapath/py3.11/pip24.3.1/pip": "broke",
-        "vcs-target/py3.11/pip24.3.1/pip": "held",
-    }
-    proc = cli("compare", str(older.run_dir), str(newer.run_dir))
-    assert proc.returncode == 1, proc.stdout + proc.stderr
-    assert "Regressions: 1\n  vcs-target/py3.11/pip24.3.1/pip: held -> broke" in proc.stdout
-    assert "Fixes: 1\n  metapath/py3.11/pip24.3.1/pip: broke -> leaked" in proc.stdout
-    assert cli("compare", str(newer.run_dir), str(newer.run_dir)).returncode == 0
 
 
 class _Cells(HTMLParser):
@@ -86,12 +83,15 @@ def _rgb(hex_colour: str) -> str:
     return f"rgb({r}, {g}, {b})"
 
 
-def test_html_report_renders_in_chromium(runs: tuple[RunResult, RunResult], tmp_path: Path) -> None:
+def test_html_report_renders_in_chromium(tmp_path: Path) -> None:
     chromium = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
     require_engine("chromium", chromium is not None)
     assert chromium is not None
-    newer = runs[1]
-    written = write_reports(newer.records, newer.run_dir, tmp_path)
+    # A cell of every verdict (synthetic records: the page is a function of the run folder).
+    places = itertools.product(("3.11", "3.12"), ("23.0.1", "24.3.1", "25.0", "26.3"))
+    cells = [{"python": py, "pip": pip, "verdict": v} for (py, pip), v in zip(places, EVERY_VERDICT, strict=True)]
+    folder, records = run_folder(tmp_path / "run", cells)
+    written = write_reports(records, folder.path, tmp_path)
     flags = [
         "--headless",
         "--no-sandbox",
@@ -110,12 +110,13 @@ def test_html_report_renders_in_chromium(runs: tuple[RunResult, RunResult], tmp_
     parser = _Cells()
     parser.feed(dom.stdout)
     assert parser.rendered, "the page's script did not run in the browser"
-    assert len(parser.cells) == len(newer.records)
+    assert len(parser.cells) == len(records)
     by_cell = {c["data-cell"]: c for c in parser.cells}
-    for record in newer.records:
-        cell = by_cell[record["cell"]]
-        assert f"verdict-{record['verdict']}" in (cell["class"] or "").split()
-        assert cell["data-rendered-colour"] == _rgb(COLOUR[record["verdict"]])
+    assert {r.verdict for r in records} == set(EVERY_VERDICT)
+    for record in records:
+        cell = by_cell[record.cell]
+        assert f"verdict-{record.verdict}" in (cell["class"] or "").split()
+        assert cell["data-rendered-colour"] == _rgb(COLOUR[record.verdict])
     shot = tmp_path / "report.png"  # never into the repository
     subprocess.run(
         [chromium, *flags, f"--screenshot={shot}", "--window-size=1200,800", url],
@@ -127,14 +128,12 @@ def test_html_report_renders_in_chromium(runs: tuple[RunResult, RunResult], tmp_
 
 
 @pytest.mark.parametrize("engine", ["local", "docker"])
-def test_repro_script_of_a_broke_cell_gives_the_same_failure(
-    runs: tuple[RunResult, RunResult], engine: str, tmp_path: Path
-) -> None:
+def test_repro_script_of_a_broke_cell_gives_the_same_failure(real_run: RunResult, engine: str, tmp_path: Path) -> None:
     if engine == "docker":
         require_engine("docker", daemon_answers())
-    newer = runs[1]
-    record = next(r for r in newer.records if r["verdict"] == "broke")
-    proc = cli("repro", str(newer.run_dir), record["cell"])
+    record = next(r for r in real_run.records if r.verdict == "broke")
+    assert record.experiment is not None
+    proc = cli("repro", str(real_run.run_dir), record.cell)
     assert proc.returncode == 0, proc.stderr
     script = tmp_path / "repro.sh"
     script.write_text(proc.stdout)
@@ -144,35 +143,16 @@ def test_repro_script_of_a_broke_cell_gives_the_same_failure(
         ["bash", str(script)], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=600, check=False
     )
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
-    assert f"error: {record['experiment']['error']}" in out.stdout
+    assert f"error: {record.experiment.facts.error}" in out.stdout
     assert "verdict: broke" in out.stdout
     assert "same verdict as recorded: broke" in out.stdout
 
 
-def test_replay_reports_zero_differences(runs: tuple[RunResult, RunResult], tmp_path: Path) -> None:
-    older = runs[0]
-    proc = cli("replay", str(older.run_dir), "--engine", "local", "--out", str(tmp_path))
+def test_replay_reports_zero_differences(real_run: RunResult, tmp_path: Path) -> None:
+    proc = cli("replay", str(real_run.run_dir), "--engine", "local", "--out", str(tmp_path))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "replayed 2 cells" in proc.stdout
     assert "0 with a different verdict" in proc.stdout
     replayed = next(tmp_path.glob("replay-*/results.jsonl"))
     verdicts = {json.loads(line)["cell"]: json.loads(line)["verdict"] for line in replayed.read_text().splitlines()}
-    assert verdicts == {r["cell"]: r["verdict"] for r in older.records}
-
-
-def test_report_command_writes_all_three(runs: tuple[RunResult, RunResult], tmp_path: Path) -> None:
-    summary = tmp_path / "summary.md"
-    env = {**os.environ, "GITHUB_STEP_SUMMARY": str(summary)}
-    proc = subprocess.run(
-        [sys.executable, "-m", "isolation_harness", "report", str(runs[0].run_dir), "--out", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr
-    assert {p.name for p in tmp_path.iterdir()} >= {"report.md", "junit.xml", "report.html", "summary.md"}
-    text = summary.read_text()
-    assert "## metapath (pip)" in text
-    assert "| 3.11 | 💥 broke |" in text
-    assert "| 3.11 | ✅ held |" in text
+    assert verdicts == {r.cell: r.verdict for r in real_run.records}

@@ -207,3 +207,81 @@ def test_bad_new_keys(tmp_path: Path, project_extra: str, steps: str, message: s
     path.write_text(STEPS.format(project_extra=project_extra, steps=steps))
     with pytest.raises(ConfigError, match=re.escape(message)):
         load_scenario(path)
+
+
+STEP_KEYS = "install, editable-finder, pth, env, pip-config, venv-config"
+PLACEHOLDER_FIX = "placeholders are {cell}, {path}, {project_dir}, {project_url}, {run}, {target}, {wheelhouse}"
+
+
+@pytest.mark.parametrize(
+    ("steps", "message"),
+    [
+        ("  - shell: rm", f"key 'contamination[0].shell': unknown key; valid keys: {STEP_KEYS}"),
+        (
+            "  - {install: [x], env: {A: b}}",
+            f"key 'contamination[0]': each contamination step is a mapping with exactly one key; one of: {STEP_KEYS}",
+        ),
+        (
+            "  - install",
+            f"key 'contamination[0]': each contamination step is a mapping with exactly one key; one of: {STEP_KEYS}",
+        ),
+        ("  - install: {into: host}", "key 'contamination[0].install.requirements': missing required key"),
+        (
+            "  - editable-finder: {module: a-b}",
+            "key 'contamination[0].editable-finder.module': 'a-b' is not a module name",
+        ),
+        (
+            "  - pth: {name: x.txt, lines: [a]}",
+            "key 'contamination[0].pth.name': 'x.txt' must be a plain file name ending in .pth",
+        ),
+        (
+            "  - pth: {name: x.pth, lines: ['{bad}']}",
+            f"key 'contamination[0].pth.lines[0]': unknown placeholder {{bad}}; {PLACEHOLDER_FIX}",
+        ),
+        ("  - env: {1A: x}", "key 'contamination[0].env.1A': '1A' is not an environment variable name"),
+        (
+            "  - pip-config: {}",
+            "key 'contamination[0].pip-config': expected a mapping of pip config sections, "
+            "such as {global: {target: '{target}'}}",
+        ),
+        (
+            "  - pip-config: {global: {t: '{zz}'}}",
+            f"key 'contamination[0].pip-config.global': unknown placeholder {{zz}}; {PLACEHOLDER_FIX}",
+        ),
+        ("  - venv-config: []", "key 'contamination[0].venv-config': expected a mapping, got a list"),
+    ],
+)
+def test_each_step_kind_names_its_mistakes(tmp_path: Path, steps: str, message: str) -> None:
+    path = tmp_path / "steps.yaml"
+    path.write_text(STEPS.format(project_extra="", steps=steps))
+    with pytest.raises(ConfigError) as info:
+        load_scenario(path)
+    assert info.value.message == f"{path}: {message}"
+
+
+def test_every_step_kind_reads_into_its_type(tmp_path: Path) -> None:
+    from isolation_harness import scenario, steps
+
+    path = tmp_path / "steps.yaml"
+    path.write_text(
+        STEPS.format(
+            project_extra="",
+            steps="  - install: {requirements: [a], into: user}\n"
+            "  - editable-finder: {module: a.b}\n"
+            "  - pth: {name: x.pth, lines: ['import x', '{cell}']}\n"
+            "  - env: {B: '{path}:x', A: '1'}\n"
+            "  - pip-config: {global: {target: '{target}'}}\n"
+            "  - venv-config: {system-site-packages: false}",
+        )
+    )
+    assert load_scenario(path).contamination == (
+        steps.Install(requirements=("a",), into="user"),
+        steps.EditableFinder(module="a.b"),
+        steps.PthFile(name="x.pth", lines=("import x", "{cell}")),
+        steps.EnvVars(variables=(("A", "1"), ("B", "{path}:x"))),
+        steps.PipConfig(sections=(("global", (("target", "{target}"),)),)),
+        steps.VenvConfig(system_site_packages=False),
+    )
+    # One reader per kind, in the order messages list the kinds; the types stay importable from scenario.
+    assert steps.STEP_KINDS == tuple(steps.READERS) == scenario.STEP_KINDS
+    assert scenario.Install is steps.Install

@@ -14,7 +14,7 @@ import pytest
 
 from isolation_harness.cli import main
 from isolation_harness.matrix import Matrix
-from isolation_harness.records import read_records
+from isolation_harness.runfolder import RunFolder
 from isolation_harness.scenario import load_scenarios
 from isolation_harness.shards import GITHUB_MATRIX_LIMIT, shard_matrix
 
@@ -94,7 +94,7 @@ def _normal(value: Any) -> Any:
     """A record without timings, run ids, temporary paths and pids."""
     if isinstance(value, dict):
         return {k: _normal(v) for k, v in value.items() if k not in _VOLATILE}
-    if isinstance(value, list):
+    if isinstance(value, list | tuple):  # tuples in a record's to_json, lists in its JSON
         return [_normal(v) for v in value]
     if isinstance(value, str):
         value = re.sub(r"/tmp/ih-cell-[^/]+", "<cell>", value)
@@ -114,8 +114,8 @@ def test_two_shards_merged_equal_one_whole_run(tmp_path: Path, monkeypatch: pyte
     assert main([*common, "--python", "3.11", "--out", "shard-b"]) == 0
     shards = [next((tmp_path / name).iterdir()) for name in ("shard-a", "shard-b")]
     assert main(["merge", *map(str, shards), "--out", "merged"]) == 0
-    whole = {r["cell"]: _normal(r) for r in read_records(next((tmp_path / "whole").iterdir()))}
-    merged = {r["cell"]: _normal(r) for r in read_records(tmp_path / "merged")}
+    whole = {r.cell: _normal(r.to_json()) for r in RunFolder(next((tmp_path / "whole").iterdir())).records()}
+    merged = {r.cell: _normal(r.to_json()) for r in RunFolder(tmp_path / "merged").records()}
     assert len(whole) == 4
     assert whole == merged
     assert main(["merge", *map(str, shards), str(shards[0]), "--out", "again"]) == 2  # overlapping shards

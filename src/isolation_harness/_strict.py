@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import yaml
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
 from isolation_harness.errors import ConfigError
 
@@ -89,6 +90,14 @@ class Node:
         if text not in options:
             self.fail(f"'{text}' is not one of {', '.join(options)}", _suggest(text, options))
         return text
+
+    def specifier(self) -> SpecifierSet:
+        """A PEP 440 version specifier, such as '>=20,<25'."""
+        text = self.text()
+        try:
+            return SpecifierSet(text)
+        except InvalidSpecifier:
+            self.fail(f"'{text}' is not a version specifier", "write it like '>=20,<25' (PEP 440)")
 
     # -- containers ------------------------------------------------------------------------------
     def items(self, *, allow_empty: bool = False) -> list[Node]:

@@ -16,10 +16,11 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from isolation_harness import runner
 from isolation_harness.engines.docker import DockerEngine
 from isolation_harness.images import prefix
 from isolation_harness.matrix import Matrix
-from isolation_harness.runner import RunOptions, execute, new_run_id, prepare
+from isolation_harness.runner import RunRequest
 from isolation_harness.scenario import Scenario
 from isolation_harness.wheelhouse import Wheelhouse
 
@@ -88,13 +89,14 @@ def measure(
     jobs: int = 0,
 ) -> Figures:
     engine = DockerEngine()
-    options = RunOptions(pythons=pythons, pips=pips, frontends=["pip"], jobs=jobs, out=out)
+    request = RunRequest(
+        scenarios, matrix, engine, wheelhouse, out, pythons=pythons, pips=pips, frontends=["pip"], jobs=jobs
+    )
     start = time.monotonic()
-    cells = prepare(scenarios, matrix, engine, wheelhouse, options)
-    result = execute(cells, engine=engine, wheelhouse=wheelhouse, options=options, run_id=new_run_id(scenarios))
+    result = runner.run(request)
     wall = time.monotonic() - start
-    ran = [r for r in result.records if r.get("control")]
-    actions = sum(r["control"]["duration"] + (r["experiment"] or {}).get("duration", 0.0) for r in ran)
+    ran = [(r.control, r.experiment) for r in result.records if r.control is not None]
+    actions = sum(c.facts.duration + (e.facts.duration if e else 0.0) for c, e in ran if c is not None)
     return Figures(label, len(result.records), len(ran), wall, actions, jobs or os.cpu_count() or 1)
 
 

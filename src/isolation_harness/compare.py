@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+
+from isolation_harness.record import CellRecord
 
 # How bad a verdict is for the isolation: a move up this scale is a regression, down is a fix.
 SEVERITY = {"held": 0, "leaked": 1, "broke": 2}
@@ -29,14 +30,14 @@ class Change:
         return "other"
 
 
-def key(record: dict[str, Any], *, by_pip: bool) -> str:
-    parts = [record["scenario"], f"py{record['python']['axis']}", record["frontend"]]
+def key(record: CellRecord, *, by_pip: bool) -> str:
+    parts = [record.scenario, f"py{record.python}", record.frontend]
     if by_pip:
-        parts.insert(2, f"pip{record['pip']['version']}")
+        parts.insert(2, f"pip{record.pip.version}")
     return "/".join(parts)
 
 
-def compare(base: Sequence[dict[str, Any]], candidate: Sequence[dict[str, Any]]) -> tuple[list[Change], list[str]]:
+def compare(base: Sequence[CellRecord], candidate: Sequence[CellRecord]) -> tuple[list[Change], list[str]]:
     """Changed cells, and the cells present in only one run.
 
     Cells match on scenario, Python, pip and frontend. When the two runs each hold one pip per
@@ -47,18 +48,18 @@ def compare(base: Sequence[dict[str, Any]], candidate: Sequence[dict[str, Any]])
     left = {key(r, by_pip=by_pip): r for r in base}
     right = {key(r, by_pip=by_pip): r for r in candidate}
     changes = [
-        Change(k, left[k]["verdict"], right[k]["verdict"], left[k]["cell"], right[k]["cell"])
+        Change(k, left[k].verdict, right[k].verdict, left[k].cell, right[k].cell)
         for k in sorted(left.keys() & right.keys())
-        if left[k]["verdict"] != right[k]["verdict"]
+        if left[k].verdict != right[k].verdict
     ]
     unmatched = sorted(left.keys() ^ right.keys())
     return changes, unmatched
 
 
-def _one_pip_each(records: Sequence[dict[str, Any]]) -> bool:
+def _one_pip_each(records: Sequence[CellRecord]) -> bool:
     seen: dict[str, set[str]] = {}
     for r in records:
-        seen.setdefault(key(r, by_pip=False), set()).add(r["pip"]["version"])
+        seen.setdefault(key(r, by_pip=False), set()).add(r.pip.version)
     return all(len(v) == 1 for v in seen.values())
 
 

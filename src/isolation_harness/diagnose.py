@@ -22,44 +22,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from isolation_harness import frontends
-from isolation_harness.cell import SETUP_ALLOWANCE, frontend_spec, insert_probe, parse_toml
+from isolation_harness import frontends, spec
+from isolation_harness.cell import SETUP_ALLOWANCE
 from isolation_harness.engines import CellJob, Engine
 from isolation_harness.errors import InputError
 from isolation_harness.evidence import RunFacts, analyze_run, is_hook_process
-from isolation_harness.probe import CANARY_MODULE
+from isolation_harness.pyproject import insert_probe, parse_toml
+from isolation_harness.userenv import HANDS_OFF, UserEnv, inspect_env, pip_settings, pythonpath, trace
 from isolation_harness.verdict import RunSummary, Verdict, decide
 from isolation_harness.wheelhouse import Wheelhouse
 
-# pip settings that reach the pip subprocess installing build dependencies (pip #11275, #12744, #9404)
-REACHING_SETTINGS = (
-    "constraint",
-    "target",
-    "no-deps",
-    "prefix",
-    "user",
-    "no-build-isolation",
-    "only-binary",
-    "no-binary",
-    "require-hashes",
-    "root",
-    "home",
-)
 MAX_PROJECT_BYTES = 20_000_000
-# The user's environment is only read: no bytecode written into it, no self-check of pip's version.
-_HANDS_OFF = {"PYTHONDONTWRITEBYTECODE": "1", "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
 TIMEOUT = 600
-
-
-@dataclass(frozen=True)
-class UserEnv:
-    python: str
-    version: str
-    pip: str
-    purelib: str
-    user_site: str
-    pth_files: dict[str, list[str]]  # path -> lines
-    has_build: bool = False
 
 
 @dataclass(frozen=True)
@@ -79,43 +53,6 @@ class Diagnosis:
 
     def record(self) -> dict[str, Any]:
         return dataclasses.asdict(self) | {"verdict": self.verdict.value}
-
-
-def inspect_env(python: str) -> UserEnv:
-    code = (
-        "import json, site, sys, sysconfig, os\n"
-        "import pip\n"
-        "pure = sysconfig.get_paths()['purelib']\n"
-        "dirs = [pure, site.getusersitepackages()] + [p for p in sys.path if p.endswith('-packages')]\n"
-        "pth = {}\n"
-        "for d in dict.fromkeys(dirs):\n"
-        "    if os.path.isdir(d):\n"
-        "        for n in sorted(os.listdir(d)):\n"
-        "            if n.endswith('.pth'):\n"
-        "                p = os.path.join(d, n)\n"
-        "                pth[p] = open(p, errors='replace').read().splitlines()\n"
-        "import importlib.util\n"
-        "print(json.dumps({'version': '.'.join(map(str, sys.version_info[:3])), 'pip': pip.__version__,\n"
-        "  'build': importlib.util.find_spec('build') is not None,\n"
-        "  'purelib': pure, 'user_site': site.getusersitepackages(), 'pth': pth}))\n"
-    )
-    try:
-        proc = subprocess.run(
-            [python, "-c", code],
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=120,
-            env=dict(os.environ, **_HANDS_OFF),
-        )
-    except OSError as exc:
-        raise InputError(f"--env-python {python}: cannot run it ({exc.strerror})") from None
-    if proc.returncode != 0:
-        raise InputError(
-            f"--env-python {python}: has no working pip ({(proc.stderr.strip().splitlines() or ['?'])[-1]})"
-        )
-    data = json.loads(proc.stdout)
-    return UserEnv(python, data["version"], data["pip"], data["purelib"], data["user_site"], data["pth"], data["build"])
 
 
 def prepare_project(source: str, dest: Path) -> tuple[Path, str]:
@@ -168,7 +105,7 @@ def user_build(
     probe_dir = work / "user-probe"
     log = work / "user" / "output.log"
     log.parent.mkdir(parents=True)
-    environ = dict(os.environ, ISOLATION_PROBE_DIR=str(probe_dir), **_HANDS_OFF)
+    environ = dict(os.environ, ISOLATION_PROBE_DIR=str(probe_dir), **HANDS_OFF)
     if frontend == "build":
         # pypa/build installs build requirements with pip in its own venv: the probe wheel reaches it
         # through PIP_FIND_LINKS (added to, not replacing, a value the user set).
@@ -199,7 +136,7 @@ def user_build(
     reports = [json.loads(p.read_text()) for p in sorted(probe_dir.glob("*.json"))] if probe_dir.exists() else []
     run = {"exit_code": code, "timed_out": timed_out, "duration": 0.0, "reports": reports, "log": "user/output.log"}
     roots = {
-        "host": [env.purelib, env.user_site, *_pythonpath()],
+        "host": [env.purelib, env.user_site, *pythonpath()],
         "frontend": [str(Path(env.purelib) / d) for d in frontends.get(frontend).roots],
     }
     return run, roots
@@ -244,23 +181,23 @@ def clean_build(
     wheelhouse.requirements(requires, python)
     name = data.get("project", {}).get("name", "project")
     wheelhouse.requirements(frontends.get(frontend).requirements, python)
-    spec = {
-        "project": {
-            "name": name,
-            "offer": "vcs" if offer_vcs and frontend == "pip" else "path",
-            "files": files,
-            "binary_files": binary,
-        },
-        "pip_wheel": wheelhouse.pip_wheel(pip).name,
-        "steps": [],
-        "run_timeout": TIMEOUT,
-        "canary_source": CANARY_MODULE.read_text(),
-        "control_only": True,
-        "wheelhouse_hidden": wheelhouse.hidden_from(python),
-        **frontend_spec(frontend, ["wheel", "--no-deps", "--wheel-dir", "{target}", "{project_url}"]),
-    }
+    chosen = frontends.get(frontend)
+    driver_spec = spec.build(
+        spec.ProjectSpec(
+            name=name,
+            offer="vcs" if offer_vcs and frontend == "pip" else "path",
+            files=files,
+            binary_files=binary,
+        ),
+        pip_wheel=wheelhouse.pip_wheel(pip).name,
+        frontend=frontend,
+        pip_args=chosen.diagnose_args,
+        run_timeout=TIMEOUT,
+        wheelhouse_hidden=wheelhouse.hidden_from(python),
+        control_only=True,
+    )
     out = work / "clean"
-    outcome = engine.run_cell(CellJob(spec, python, wheelhouse.root, out, TIMEOUT + SETUP_ALLOWANCE))
+    outcome = engine.run_cell(CellJob(driver_spec, python, wheelhouse.root, out, TIMEOUT + SETUP_ALLOWANCE))
     try:
         result = json.loads((out / "result.json").read_text())
     except (OSError, ValueError):
@@ -269,48 +206,6 @@ def clean_build(
         return None, {}
     run: dict[str, Any] = result["runs"]["control"]
     return analyze_run(run, result.get("roots", {}), out), run
-
-
-def trace(facts: RunFacts, env: UserEnv) -> list[str]:
-    """Each host finder, path hook and path entry, traced to the .pth file or variable that brought it."""
-    lines = []
-    for entry in (*facts.foreign_finders, *facts.foreign_path_hooks):
-        module_file = entry.rsplit("(", 1)[-1].rstrip(")")
-        module = Path(module_file).stem
-        sources = [p for p, lines_ in env.pth_files.items() if any(module in line for line in lines_)]
-        origin = f"installed by {', '.join(sources)}" if sources else "origin not found in any .pth file"
-        lines.append(f"{entry}: {origin}")
-    pythonpath = _pythonpath()
-    for entry in facts.foreign_paths:
-        if entry in pythonpath:
-            lines.append(f"sys.path entry {entry}: from the PYTHONPATH environment variable")
-        else:
-            sources = [p for p, lines_ in env.pth_files.items() if entry in lines_]
-            lines.append(
-                f"sys.path entry {entry}: " + (f"listed in {', '.join(sources)}" if sources else "origin unknown")
-            )
-    return lines
-
-
-def pip_settings(env: UserEnv) -> list[str]:
-    """User pip settings (config files and PIP_* variables) that reach the build-dependency install."""
-    found = [
-        f"{k}={v} (environment)"
-        for k, v in sorted(os.environ.items())
-        if k.startswith("PIP_") and k[4:].lower().replace("_", "-") in REACHING_SETTINGS
-    ]
-    proc = subprocess.run(
-        [env.python, "-m", "pip", "config", "list"],
-        capture_output=True,
-        text=True,
-        check=False,
-        env=dict(os.environ, **_HANDS_OFF),
-    )
-    for line in proc.stdout.splitlines():
-        key, _, value = line.partition("=")
-        if key.split(".")[-1] in REACHING_SETTINGS:
-            found.append(f"{key}={value} (pip config)")
-    return found
 
 
 def requirements_seen(run: dict[str, Any]) -> list[str]:
@@ -430,10 +325,6 @@ def account(d: Diagnosis) -> str:
     if d.cause:
         lines.append(f"  most likely cause: {d.cause}")
     return "\n".join(lines)
-
-
-def _pythonpath() -> list[str]:
-    return [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
 
 
 def _run(argv: list[str], option: str) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -97,69 +98,94 @@ def is_hook_process(report: dict[str, Any]) -> bool:
     return str(argv[0]) == "-c" and bool(backend.get("loaded"))
 
 
+@dataclass
+class _Seen:
+    """What the hook processes' probe reports show, host entries only, each once and in order."""
+
+    finders: dict[str, None] = field(default_factory=dict)
+    path_hooks: dict[str, None] = field(default_factory=dict)
+    paths: dict[str, None] = field(default_factory=dict)
+    backend_file: str | None = None
+    backend_spec: str | None = None
+    backend_path: tuple[str, ...] = ()
+
+
+def _seen(hooks: list[dict[str, Any]], foreign: Callable[[str | None], bool]) -> _Seen:
+    seen = _Seen()
+    for report in hooks:
+        for entry in report.get("meta_path", []):
+            if foreign(entry.get("file")):
+                seen.finders[f"{entry['name']} ({entry['file']})"] = None
+        for entry in report.get("path_hooks", []):
+            if foreign(entry.get("file")):
+                seen.path_hooks[f"{entry['name']} ({entry['file']})"] = None
+        for entry in report.get("sys_path", []):
+            if foreign(entry):
+                seen.paths[entry] = None
+        backend = report.get("backend") or {}
+        if backend.get("file") and seen.backend_file is None:
+            seen.backend_file, seen.backend_spec = backend["file"], backend.get("spec")
+            seen.backend_path = tuple(backend.get("backend_path") or ())
+    return seen
+
+
+def _canaries(run: dict[str, Any], hooks: list[dict[str, Any]], roots: dict[str, Any]) -> tuple[tuple[str, ...], ...]:
+    """The contamination steps whose canary fired in a hook process: (code that ran, .pth of folders)."""
+    hook_pids = {r.get("pid") for r in hooks}
+    fired = [c for c in run.get("reports", []) if c.get("kind") == "canary" and c.get("pid") in hook_pids]
+    code_steps = roots.get("code_steps")  # absent in records made before it existed: all were code
+    ran = tuple(sorted({f"{c.get('step')} (pid {c.get('pid')})" for c in fired if _is_code(c, code_steps)}))
+    processed = tuple(sorted({f"{c.get('step')} (pid {c.get('pid')})" for c in fired if not _is_code(c, code_steps)}))
+    return ran, processed
+
+
+def _influence(
+    seen: _Seen, in_backend_path: bool | None, foreign: Callable[[str | None], bool], ran: tuple[str, ...]
+) -> tuple[str, ...]:
+    influence: list[str] = []
+    if seen.backend_file and seen.backend_path and not in_backend_path:
+        influence.append(
+            f"backend {seen.backend_spec!r} was loaded from {seen.backend_file}, not from its backend-path"
+        )
+    elif seen.backend_file and not seen.backend_path and foreign(seen.backend_file):
+        influence.append(f"backend {seen.backend_spec!r} was loaded from the host environment: {seen.backend_file}")
+    influence.extend(f"host import hook on sys.meta_path: {f}" for f in seen.finders)
+    influence.extend(f"host path hook on sys.path_hooks: {h}" for h in seen.path_hooks)
+    influence.extend(f"host entry on sys.path: {p}" for p in seen.paths)
+    influence.extend(f"host code ran in the build: contamination step {c}" for c in ran)
+    return tuple(influence)
+
+
 def analyze_run(run: dict[str, Any], roots: dict[str, Any], out_dir: Path) -> RunFacts:
     host = [os.path.realpath(p) for p in roots.get("host", []) if p]
     frontend = [os.path.realpath(p) for p in roots.get("frontend", []) if p]
-    reports = [r for r in run.get("reports", []) if r.get("kind") == "probe"]
-    canaries = [r for r in run.get("reports", []) if r.get("kind") == "canary"]
-    hooks = [r for r in reports if is_hook_process(r)]
+    hooks = [r for r in run.get("reports", []) if r.get("kind") == "probe" and is_hook_process(r)]
     log_file = out_dir / str(run.get("log", ""))
     log_text = log_file.read_text(errors="replace") if log_file.is_file() else ""
     exit_code = run.get("exit_code")
-    error = error_signature(log_text) if exit_code not in (0, None) else None
 
     def foreign(path: str | None) -> bool:
         return _under(path, host) and not _under(path, frontend)
 
-    finders: dict[str, None] = {}
-    path_hooks: dict[str, None] = {}
-    paths: dict[str, None] = {}
-    backend_file = backend_spec = None
-    backend_path: tuple[str, ...] = ()
-    for report in hooks:
-        for entry in report.get("meta_path", []):
-            if foreign(entry.get("file")):
-                finders[f"{entry['name']} ({entry['file']})"] = None
-        for entry in report.get("path_hooks", []):
-            if foreign(entry.get("file")):
-                path_hooks[f"{entry['name']} ({entry['file']})"] = None
-        for entry in report.get("sys_path", []):
-            if foreign(entry):
-                paths[entry] = None
-        backend = report.get("backend") or {}
-        if backend.get("file") and backend_file is None:
-            backend_file, backend_spec = backend["file"], backend.get("spec")
-            backend_path = tuple(backend.get("backend_path") or ())
-    hook_pids = {r.get("pid") for r in hooks}
-    fired = [c for c in canaries if c.get("pid") in hook_pids]
-    code_steps = roots.get("code_steps")  # absent in records made before it existed: all were code
-    ran = tuple(sorted({f"{c.get('step')} (pid {c.get('pid')})" for c in fired if _is_code(c, code_steps)}))
-    processed = tuple(sorted({f"{c.get('step')} (pid {c.get('pid')})" for c in fired if not _is_code(c, code_steps)}))
-    in_backend_path = _in_backend_path(backend_file, backend_path) if backend_path and backend_file else None
-
-    influence: list[str] = []
-    if backend_file and backend_path and not in_backend_path:
-        influence.append(f"backend {backend_spec!r} was loaded from {backend_file}, not from its backend-path")
-    elif backend_file and not backend_path and foreign(backend_file):
-        influence.append(f"backend {backend_spec!r} was loaded from the host environment: {backend_file}")
-    influence.extend(f"host import hook on sys.meta_path: {f}" for f in finders)
-    influence.extend(f"host path hook on sys.path_hooks: {h}" for h in path_hooks)
-    influence.extend(f"host entry on sys.path: {p}" for p in paths)
-    influence.extend(f"host code ran in the build: contamination step {c}" for c in ran)
+    seen = _seen(hooks, foreign)
+    ran, processed = _canaries(run, hooks, roots)
+    in_backend_path = (
+        _in_backend_path(seen.backend_file, seen.backend_path) if seen.backend_path and seen.backend_file else None
+    )
     return RunFacts(
         exit_code=exit_code if isinstance(exit_code, int) else None,
         timed_out=bool(run.get("timed_out")),
         duration=float(run.get("duration") or 0.0),
-        error=error,
+        error=error_signature(log_text) if exit_code not in (0, None) else None,
         hook_processes=len(hooks),
-        backend_spec=backend_spec,
-        backend_file=backend_file,
-        backend_path=backend_path,
+        backend_spec=seen.backend_spec,
+        backend_file=seen.backend_file,
+        backend_path=seen.backend_path,
         backend_in_backend_path=in_backend_path,
-        foreign_finders=tuple(finders),
-        foreign_path_hooks=tuple(path_hooks),
-        foreign_paths=tuple(paths),
+        foreign_finders=tuple(seen.finders),
+        foreign_path_hooks=tuple(seen.path_hooks),
+        foreign_paths=tuple(seen.paths),
         host_code_ran=ran,
         host_pth_processed=processed,
-        influence=tuple(influence),
+        influence=_influence(seen, in_backend_path, foreign, ran),
     )

@@ -2,7 +2,9 @@
 
 A scenario's action is written for pip (``pip install ...``); the other frontends derive theirs from it,
 or the scenario gives its own under ``action.<frontend>``. Each frontend says which pip releases it
-applies to, and why not elsewhere, so a hole in a table is always explained.
+applies to, and why not elsewhere, so a hole in a table is always explained. Everything about a frontend
+is data in its entry of ``FRONTENDS`` (its command too, as a template): no code asks for a frontend by
+name.
 
 - ``pip``: pip's default isolation, a ``sitecustomize`` on the same interpreter (pip #11812, #7778).
 - ``pip-venv``: pip's opt-in ``--use-feature=venv-isolation`` (a real venv per build, pip PR #14070,
@@ -17,9 +19,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
+
+PIP_ARGS = "{pip_args}"  # in an args template: the scenario's pip arguments, spliced in
+# What `isolation-harness diagnose` asks of the frontends it offers: pip builds a wheel of the project
+# (pypa/build takes its own template instead).
+DIAGNOSE_PIP_ARGS = ("wheel", "--no-deps", "--wheel-dir", "{target}", "{project_url}")
 
 
 @dataclass(frozen=True)
@@ -33,19 +41,26 @@ class Frontend:
     newest_pip_only: bool = False  # the pip axis does not matter: run one cell per Python
     newest_pip_reason: str = ""
     env: tuple[tuple[str, str], ...] = ()  # extra environment for its runs (placeholders allowed)
+    # Its command: PIP_ARGS stands for the scenario's pip arguments; other items are kept as they are
+    # (the cell fills in their placeholders).
+    args_template: tuple[str, ...] = (PIP_ARGS,)
+    # Inserted into the pip arguments after the subcommand, where every pip command accepts them.
+    flags_after_subcommand: tuple[str, ...] = ()
+    diagnose: bool = False  # whether `isolation-harness diagnose --frontend` offers it
+    diagnose_args: tuple[str, ...] = ()  # the pip arguments diagnose gives it
+    # How the probe recognises the frontend's hook processes: "pyproject-hooks" (the backend named in
+    # pyproject-hooks' environment variables) or "declared-backend" (hooks run as `python -c` without
+    # them: the backend the project declares, passed by the cell driver).
+    hook_detection: Literal["pyproject-hooks", "declared-backend"] = "pyproject-hooks"
 
     def args(self, pip_args: Sequence[str], own: Sequence[str] | None) -> tuple[str, ...]:
         """The frontend's arguments for a scenario whose pip action is ``pip_args``."""
         if own is not None:
             return tuple(own)
-        if self.name == "pip-venv":
-            # The feature flag goes after the subcommand, where every pip command accepts it.
-            return (pip_args[0], "--use-feature=venv-isolation", *pip_args[1:]) if pip_args else ()
-        if self.name == "build":
-            return ("--wheel", "--outdir", "{target}", "{project_dir}")
-        if self.name == "uv":
-            return ("pip", *pip_args)
-        return tuple(pip_args)
+        pip = tuple(pip_args)
+        if pip and self.flags_after_subcommand:
+            pip = (pip[0], *self.flags_after_subcommand, *pip[1:])
+        return tuple(arg for item in self.args_template for arg in (pip if item == PIP_ARGS else (item,)))
 
     def not_applicable(self, pip: Version, newest: Version | None) -> str | None:
         """Why this frontend has no cell at ``pip`` (``newest``: the newest applicable pip of the row)."""
@@ -64,6 +79,8 @@ FRONTENDS: dict[str, Frontend] = {
         roots=("pip",),
         pips=SpecifierSet(),
         pips_reason="",
+        diagnose=True,
+        diagnose_args=DIAGNOSE_PIP_ARGS,
     ),
     "pip-venv": Frontend(
         name="pip-venv",
@@ -72,6 +89,7 @@ FRONTENDS: dict[str, Frontend] = {
         roots=("pip",),
         pips=SpecifierSet(">=26.2"),
         pips_reason="pip {pip} has no --use-feature=venv-isolation (first released in pip 26.2, pypa/pip#14070)",
+        flags_after_subcommand=("--use-feature=venv-isolation",),
     ),
     "build": Frontend(
         name="build",
@@ -87,6 +105,9 @@ FRONTENDS: dict[str, Frontend] = {
         # installs the build requirements into it.
         newest_pip_only=True,
         newest_pip_reason="pypa/build isolates in its own venv, the host's pip only installs into it",
+        args_template=("--wheel", "--outdir", "{target}", "{project_dir}"),
+        diagnose=True,
+        diagnose_args=DIAGNOSE_PIP_ARGS,
     ),
     "uv": Frontend(
         name="uv",
@@ -109,6 +130,9 @@ FRONTENDS: dict[str, Frontend] = {
             ("UV_NO_PROGRESS", "1"),
             ("VIRTUAL_ENV", "{cell}/venv"),
         ),
+        args_template=("pip", PIP_ARGS),
+        # uv runs each hook with `python -c`, without pyproject-hooks' environment variables.
+        hook_detection="declared-backend",
     ),
 }
 NAMES = tuple(FRONTENDS)
@@ -116,3 +140,8 @@ NAMES = tuple(FRONTENDS)
 
 def get(name: str) -> Frontend:
     return FRONTENDS[name]
+
+
+def names(*, diagnose: bool = False) -> tuple[str, ...]:
+    """The frontends in table order; with ``diagnose``, only those `isolation-harness diagnose` offers."""
+    return tuple(name for name, frontend in FRONTENDS.items() if frontend.diagnose or not diagnose)

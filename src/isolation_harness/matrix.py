@@ -18,7 +18,7 @@ from isolation_harness import frontends as fe
 from isolation_harness._strict import Node, load_yaml
 from isolation_harness.errors import InputError
 from isolation_harness.frontends import NAMES as FRONTENDS
-from isolation_harness.scenario import Scenario, _specifier
+from isolation_harness.scenario import Scenario
 from isolation_harness.verdict import Verdict
 
 PYTHON_RE = re.compile(r"^3\.\d{1,2}$")
@@ -81,7 +81,7 @@ def load_matrix(path: Path) -> Matrix:
     failures_node = fields.get("known-failures")
     for item in failures_node.items(allow_empty=True) if failures_node else []:
         f = item.mapping(required=("pip", "python", "reason"))
-        failures.append(KnownFailure(_specifier(f["pip"]), _specifier(f["python"]), f["reason"].text()))
+        failures.append(KnownFailure(f["pip"].specifier(), f["python"].specifier(), f["reason"].text()))
     narrowings: list[tuple[str, Narrowing]] = []
     scen_node = fields.get("scenarios")
     if scen_node is not None:

@@ -49,39 +49,52 @@ def is_release(value: str) -> bool:
 
 def resolve_pip(value: str, wheelhouse: Wheelhouse, *, hooks: str | None = None) -> PipCandidate:
     """Register the pip named by ``value`` (with the pyproject-hooks overlay, if any) in the wheelhouse."""
-    if is_release(value):
-        wheelhouse.pip_wheel(value)  # fails with exit 2 when the release does not exist
-        base = PipCandidate(value, "release", f"pypi:pip=={value}")
-        wheel = wheelhouse.pip_wheel(value)
-    elif value.endswith(".whl"):
-        path = Path(value)
-        if not path.is_file():
-            raise InputError(f"--pip {value}: no such wheel file")
-        base, wheel = _register(wheelhouse, path, kind="wheel", origin=str(path.resolve()), commit=None)
-    elif value.startswith("git+"):
-        url, _, ref = value[4:].rpartition("@") if "@" in value[4:] else (value[4:], "", "")
-        with tempfile.TemporaryDirectory() as tmp:
-            clone = Path(tmp) / "pip"
-            _git(["clone", "-q", url, str(clone)], value)
-            if ref:
-                _git(["-C", str(clone), "checkout", "-q", ref], value)
-            commit = _git(["-C", str(clone), "rev-parse", "HEAD"], value)
-            built = _build_wheel(clone, Path(tmp) / "dist", value)
-            base, wheel = _register(wheelhouse, built, kind="git", origin=value, commit=commit)
-    elif Path(value).is_dir():
-        source = Path(value).resolve()
-        head = _git(["-C", str(source), "rev-parse", "HEAD"], value) if (source / ".git").exists() else None
-        with tempfile.TemporaryDirectory() as tmp:
-            built = _build_wheel(source, Path(tmp), value)
-            base, wheel = _register(wheelhouse, built, kind="checkout", origin=str(source), commit=head)
-    else:
-        raise InputError(
-            f"--pip {value}: not a pip release, a wheel file, a source folder or a git+URL@ref; "
-            "for example --pip 24.3.1, --pip ./pip-checkout, --pip git+file:///src/pip@main"
-        )
+    base, wheel = _resolve_base(value, wheelhouse)
     if hooks is None:
         return base
     return _overlay(base, wheel, hooks, wheelhouse)
+
+
+def _resolve_base(value: str, wheelhouse: Wheelhouse) -> tuple[PipCandidate, Path]:
+    """The pip of ``value`` and its wheel, whichever kind of source it names."""
+    if is_release(value):
+        wheel = wheelhouse.pip_wheel(value)  # fails with exit 2 when the release does not exist
+        return PipCandidate(value, "release", f"pypi:pip=={value}"), wheel
+    if value.endswith(".whl"):
+        path = Path(value)
+        if not path.is_file():
+            raise InputError(f"--pip {value}: no such wheel file")
+        return _register(wheelhouse, path, kind="wheel", origin=str(path.resolve()), commit=None)
+    if value.startswith("git+"):
+        return _from_git(value, wheelhouse)
+    if Path(value).is_dir():
+        return _from_checkout(value, wheelhouse)
+    raise InputError(
+        f"--pip {value}: not a pip release, a wheel file, a source folder or a git+URL@ref; "
+        "for example --pip 24.3.1, --pip ./pip-checkout, --pip git+file:///src/pip@main"
+    )
+
+
+def _from_git(value: str, wheelhouse: Wheelhouse) -> tuple[PipCandidate, Path]:
+    """Clone ``git+URL[@ref]``, check out the ref and build pip from it."""
+    url, _, ref = value[4:].rpartition("@") if "@" in value[4:] else (value[4:], "", "")
+    with tempfile.TemporaryDirectory() as tmp:
+        clone = Path(tmp) / "pip"
+        _git(["clone", "-q", url, str(clone)], value)
+        if ref:
+            _git(["-C", str(clone), "checkout", "-q", ref], value)
+        commit = _git(["-C", str(clone), "rev-parse", "HEAD"], value)
+        built = _build_wheel(clone, Path(tmp) / "dist", value)
+        return _register(wheelhouse, built, kind="git", origin=value, commit=commit)
+
+
+def _from_checkout(value: str, wheelhouse: Wheelhouse) -> tuple[PipCandidate, Path]:
+    """Build pip from a source folder (naming its commit when it is a git checkout)."""
+    source = Path(value).resolve()
+    head = _git(["-C", str(source), "rev-parse", "HEAD"], value) if (source / ".git").exists() else None
+    with tempfile.TemporaryDirectory() as tmp:
+        built = _build_wheel(source, Path(tmp), value)
+        return _register(wheelhouse, built, kind="checkout", origin=str(source), commit=head)
 
 
 def _overlay(base: PipCandidate, pip_wheel: Path, hooks: str, wheelhouse: Wheelhouse) -> PipCandidate:

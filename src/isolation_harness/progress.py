@@ -7,6 +7,7 @@ import sys
 import time
 from typing import Any
 
+from isolation_harness.record import CellRecord
 from isolation_harness.report import cell_line
 
 
@@ -33,11 +34,11 @@ class Progress:
             self._task = self._bar.add_task("cells", total=total)
             self._bar.start()
 
-    def cell_done(self, record: dict[str, Any], done: int, total: int) -> None:
+    def cell_done(self, record: CellRecord, done: int, total: int) -> None:
         line = cell_line(record, done, total)
         if self._bar is not None:
             self._bar.console.print(line, highlight=False)
-            self._bar.update(self._task, completed=done, description=record["cell"])
+            self._bar.update(self._task, completed=done, description=record.cell)
         else:
             elapsed = time.monotonic() - self.start
             print(f"{line} (elapsed {elapsed:.0f}s)", file=sys.stderr, flush=True)

@@ -16,6 +16,8 @@ from typing import Any
 
 from packaging.version import Version
 
+from isolation_harness.record import CellRecord, RunRecord
+
 SHORT = {
     "held": "held",
     "leaked": "LEAKED",
@@ -47,24 +49,27 @@ COLOUR = {
     "flaky": "#0277bd",
 }
 STEP_SUMMARY_LIMIT = 1024 * 1024  # GitHub's cap on $GITHUB_STEP_SUMMARY
+RUNS = ("control", "experiment")
+# What report.html shows of each cell above its runs.
+FACTS_SHOWN = ("verdict", "expected", "match", "reasons", "python", "pip", "engine", "artifacts")
 
 
-Grid = tuple[list[str], list[str], dict[tuple[str, str], dict[str, Any]]]
+Grid = tuple[list[str], list[str], dict[tuple[str, str], CellRecord]]
 
 
-def _groups(records: Iterable[dict[str, Any]]) -> dict[tuple[str, str], Grid]:
-    by: dict[tuple[str, str], list[dict[str, Any]]] = {}
+def _groups(records: Iterable[CellRecord]) -> dict[tuple[str, str], Grid]:
+    by: dict[tuple[str, str], list[CellRecord]] = {}
     for record in records:
-        by.setdefault((record["scenario"], record["frontend"]), []).append(record)
+        by.setdefault((record.scenario, record.frontend), []).append(record)
     out: dict[tuple[str, str], Grid] = {}
     for key, items in sorted(by.items()):
-        pips = sorted({r["pip"]["version"] for r in items}, key=Version)
-        pythons = sorted({r["python"]["axis"] for r in items}, key=Version)
-        out[key] = (pythons, pips, {(r["python"]["axis"], r["pip"]["version"]): r for r in items})
+        pips = sorted({r.pip.version for r in items}, key=Version)
+        pythons = sorted({r.python for r in items}, key=Version)
+        out[key] = (pythons, pips, {(r.python, r.pip.version): r for r in items})
     return out
 
 
-def verdict_table(records: Iterable[dict[str, Any]]) -> str:
+def verdict_table(records: Sequence[CellRecord]) -> str:
     """A plain-text table (readable in CI logs): a '!' marks a verdict that differs from expected."""
     blocks = []
     for (scenario, frontend), (pythons, pips, grid) in _groups(records).items():
@@ -74,18 +79,18 @@ def verdict_table(records: Iterable[dict[str, Any]]) -> str:
             row = [py]
             for pip in pips:
                 rec = grid.get((py, pip))
-                text = "" if rec is None else str(SHORT.get(rec["verdict"], rec["verdict"]))
-                row.append(text + ("" if rec is None or rec["match"] else "!"))
+                text = "" if rec is None else SHORT.get(rec.verdict, rec.verdict)
+                row.append(text + ("" if rec is None or rec.match else "!"))
             rows.append(row)
         widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
         lines = [f"{scenario} ({frontend})"]
         lines.append("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))
         lines.append("  ".join("-" * w for w in widths))
         lines.extend("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows)
-        mismatched = [r for r in grid.values() if not r["match"]]
+        mismatched = [r for r in grid.values() if not r.match]
         lines.append(
             f"{len(grid)} cells, {len(mismatched)} unexpected"
-            + "".join(f"\n  ! {r['cell']}: {r['verdict']}, expected {r['expected']}" for r in mismatched)
+            + "".join(f"\n  ! {r.cell}: {r.verdict}, expected {r.expected}" for r in mismatched)
         )
         blocks.append("\n".join(lines))
     compared = frontends_text(records)
@@ -95,11 +100,11 @@ def verdict_table(records: Iterable[dict[str, Any]]) -> str:
 FAILED = ("broke", "leaked")
 
 
-def compare_frontends(records: Iterable[dict[str, Any]]) -> list[tuple[str, str, int, int]]:
+def compare_frontends(records: Iterable[CellRecord]) -> list[tuple[str, str, int, int]]:
     """Per scenario and frontend other than pip: of the cells where pip's default isolation broke or
     leaked, how many this frontend also ran (same Python and pip column), and in how many it held."""
     verdicts: dict[tuple[str, str, str, str], str] = {
-        (r["scenario"], r["frontend"], r["python"]["axis"], r["pip"]["version"]): r["verdict"] for r in records
+        (r.scenario, r.frontend, r.python, r.pip.version): r.verdict for r in records
     }
     rows = []
     for scenario, frontend in sorted({(s, f) for s, f, _, _ in verdicts if f != "pip"}):
@@ -115,7 +120,7 @@ def compare_frontends(records: Iterable[dict[str, Any]]) -> list[tuple[str, str,
     return rows
 
 
-def frontends_text(records: Iterable[dict[str, Any]]) -> str:
+def frontends_text(records: Iterable[CellRecord]) -> str:
     """Which frontend or mode holds where pip's default does not, one line per scenario."""
     by: dict[str, list[str]] = {}
     for scenario, frontend, ran, held in compare_frontends(records):
@@ -127,13 +132,13 @@ def frontends_text(records: Iterable[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def cell_line(record: dict[str, Any], done: int, total: int) -> str:
-    mark = "" if record["match"] else f"  (UNEXPECTED, expected {record['expected']})"
-    return f"[{done}/{total}] {record['cell']}: {record['verdict']}{mark} {record.get('duration', 0):.1f}s"
+def cell_line(record: CellRecord, done: int, total: int) -> str:
+    mark = "" if record.match else f"  (UNEXPECTED, expected {record.expected})"
+    return f"[{done}/{total}] {record.cell}: {record.verdict}{mark} {record.duration:.1f}s"
 
 
 # -- Markdown --------------------------------------------------------------------------------------
-def markdown(records: Sequence[dict[str, Any]]) -> str:
+def markdown(records: Sequence[CellRecord]) -> str:
     """Per scenario: Python rows, pip columns, one glyph per verdict; ❗ marks an unexpected verdict."""
     parts = ["# isolation-harness results", ""]
     legend = ", ".join(f"{GLYPH[v]} {v}" for v in GLYPH)
@@ -150,15 +155,13 @@ def markdown(records: Sequence[dict[str, Any]]) -> str:
                 if rec is None:
                     cells.append("")
                 else:
-                    cells.append(f"{GLYPH.get(rec['verdict'], '?')} {rec['verdict']}" + ("" if rec["match"] else " ❗"))
+                    cells.append(f"{GLYPH.get(rec.verdict, '?')} {rec.verdict}" + ("" if rec.match else " ❗"))
             parts.append(f"| {py} | " + " | ".join(cells) + " |")
-        unexpected = [r for r in grid.values() if not r["match"]]
+        unexpected = [r for r in grid.values() if not r.match]
         parts.append("")
         parts.append(f"{len(grid)} cells, {len(unexpected)} unexpected.")
         for rec in unexpected:
-            parts.append(
-                f"- ❗ `{rec['cell']}`: {rec['verdict']}, expected {rec['expected']}: {'; '.join(rec['reasons'])}"
-            )
+            parts.append(f"- ❗ `{rec.cell}`: {rec.verdict}, expected {rec.expected}: {'; '.join(rec.reasons)}")
         parts.append("")
     compared = compare_frontends(records)
     if compared:
@@ -186,13 +189,13 @@ def append_step_summary(text: str, path: str | None = None) -> bool:
 
 
 # -- JUnit -----------------------------------------------------------------------------------------
-def junit(records: Sequence[dict[str, Any]]) -> str:
+def junit(records: Sequence[CellRecord]) -> str:
     """One test case per cell; an unexpected verdict is a failure carrying the probe facts."""
     suites = ET.Element("testsuites", name="isolation-harness")
     for (scenario, frontend), (_pythons, _pips, grid) in _groups(records).items():
         items = list(grid.values())
-        failures = sum(1 for r in items if not r["match"])
-        skipped = sum(1 for r in items if r["verdict"] == "not-applicable")
+        failures = sum(1 for r in items if not r.match)
+        skipped = sum(1 for r in items if r.verdict == "not-applicable")
         suite = ET.SubElement(
             suites,
             "testsuite",
@@ -200,40 +203,39 @@ def junit(records: Sequence[dict[str, Any]]) -> str:
             tests=str(len(items)),
             failures=str(failures),
             skipped=str(skipped),
-            time=f"{sum(r.get('duration', 0) for r in items):.3f}",
+            time=f"{sum(r.duration for r in items):.3f}",
         )
-        for rec in sorted(items, key=lambda r: r["cell"]):
+        for rec in sorted(items, key=lambda r: r.cell):
             case = ET.SubElement(
                 suite,
                 "testcase",
                 classname=f"{scenario}.{frontend}",
-                name=f"py{rec['python']['axis']}-pip{rec['pip']['version']}",
-                time=f"{rec.get('duration', 0):.3f}",
+                name=f"py{rec.python}-pip{rec.pip.version}",
+                time=f"{rec.duration:.3f}",
             )
-            if rec["verdict"] == "not-applicable":
-                ET.SubElement(case, "skipped", message="; ".join(rec["reasons"]))
-            elif not rec["match"]:
+            if rec.verdict == "not-applicable":
+                ET.SubElement(case, "skipped", message="; ".join(rec.reasons))
+            elif not rec.match:
                 failure = ET.SubElement(
-                    case,
-                    "failure",
-                    message=f"verdict {rec['verdict']}, expected {rec['expected']}",
-                    type=rec["verdict"],
+                    case, "failure", message=f"verdict {rec.verdict}, expected {rec.expected}", type=rec.verdict
                 )
                 failure.text = _facts_text(rec)
-            ET.SubElement(case, "system-out").text = f"verdict: {rec['verdict']}\n" + "\n".join(rec["reasons"])
+            ET.SubElement(case, "system-out").text = f"verdict: {rec.verdict}\n" + "\n".join(rec.reasons)
     ET.indent(suites)
     return ET.tostring(suites, encoding="unicode", xml_declaration=True) + "\n"
 
 
-def _facts_text(rec: dict[str, Any]) -> str:
-    lines = [f"cell {rec['cell']}: {rec['verdict']} (expected {rec['expected']})", *rec["reasons"]]
-    for name in ("control", "experiment"):
-        run = rec.get(name)
-        if run:
+def _facts_text(rec: CellRecord) -> str:
+    lines = [f"cell {rec.cell}: {rec.verdict} (expected {rec.expected})", *rec.reasons]
+    for name in RUNS:
+        run = rec.run(name)
+        if run is not None:
+            facts = run.facts
+            # The lists print as the JSON lists of results.jsonl always printed: [...], not (...).
             lines.append(
-                f"{name}: exit {run['exit_code']}, error {run['error']!r}, backend {run['backend_file']!r}, "
-                f"in backend-path {run['backend_in_backend_path']}, host finders {run['foreign_finders']}, "
-                f"host code ran {run['host_code_ran']}"
+                f"{name}: exit {facts.exit_code}, error {facts.error!r}, backend {facts.backend_file!r}, "
+                f"in backend-path {facts.backend_in_backend_path}, host finders {list(facts.foreign_finders)}, "
+                f"host code ran {list(facts.host_code_ran)}"
             )
     return "\n".join(lines)
 
@@ -265,12 +267,12 @@ document.body.setAttribute('data-rendered', 'yes');
 """
 
 
-def html_page(records: Sequence[dict[str, Any]], run_dir: Path, *, max_log: int = 200_000) -> str:
+def html_page(records: Sequence[CellRecord], run_dir: Path, *, max_log: int = 200_000) -> str:
     """A self-contained page: the coloured matrix, then each cell's facts, logs, versions and repro command."""
     esc = html.escape
     out = ["<!doctype html><html lang='en'><head><meta charset='utf-8'>", "<title>isolation-harness results</title>"]
     out.append(f"<style>{_CSS}</style></head><body>")
-    run_ids = sorted({r.get("run_id", "") for r in records})
+    run_ids = sorted({r.run_id for r in records})
     out.append(f"<h1>isolation-harness results</h1><p>run {esc(', '.join(run_ids))}: {len(records)} cells</p>")
     out.append("<p class='legend'>" + "".join(f"<span class='verdict-{v}'>{v}</span>" for v in COLOUR) + "</p>")
     for (scenario, frontend), (pythons, pips, grid) in _groups(records).items():
@@ -284,11 +286,11 @@ def html_page(records: Sequence[dict[str, Any]], run_dir: Path, *, max_log: int 
                 if rec is None:
                     out.append("<td></td>")
                     continue
-                classes = f"cell verdict-{rec['verdict']}" + ("" if rec["match"] else " unexpected")
-                title = f"{rec['verdict']} (expected {rec['expected']})"
+                classes = f"cell verdict-{rec.verdict}" + ("" if rec.match else " unexpected")
+                title = f"{rec.verdict} (expected {rec.expected})"
                 out.append(
-                    f"<td class='{classes}' data-cell='{esc(rec['cell'])}' title='{esc(title)}'>"
-                    f"<a href='#{_anchor(rec)}'>{esc(str(SHORT.get(rec['verdict'], rec['verdict'])))}</a></td>"
+                    f"<td class='{classes}' data-cell='{esc(rec.cell)}' title='{esc(title)}'>"
+                    f"<a href='#{_anchor(rec)}'>{esc(SHORT.get(rec.verdict, rec.verdict))}</a></td>"
                 )
             out.append("</tr>")
         out.append("</table>")
@@ -301,43 +303,54 @@ def html_page(records: Sequence[dict[str, Any]], run_dir: Path, *, max_log: int 
         )
         out.append("</table>")
     out.append("<h2>Cells</h2>")
-    for rec in sorted(records, key=lambda r: r["cell"]):
+    for rec in sorted(records, key=lambda r: r.cell):
         out.append(_cell_details(rec, run_dir, max_log))
     out.append(f"<script>{_SCRIPT}</script></body></html>")
     return "\n".join(out)
 
 
-def _anchor(rec: dict[str, Any]) -> str:
-    return "cell-" + "".join(ch if ch.isalnum() else "-" for ch in rec["cell"])
+def _anchor(rec: CellRecord) -> str:
+    return "cell-" + "".join(ch if ch.isalnum() else "-" for ch in rec.cell)
 
 
-def _cell_details(rec: dict[str, Any], run_dir: Path, max_log: int) -> str:
+def _as_written(value: Any) -> Any:
+    """A record's JSON as results.jsonl holds it: the page shows facts with the keys in that order."""
+    return json.loads(json.dumps(value, sort_keys=True))
+
+
+def _cell_details(rec: CellRecord, run_dir: Path, max_log: int) -> str:
     esc = html.escape
-    facts = {k: rec.get(k) for k in ("verdict", "expected", "match", "reasons", "python", "pip", "engine", "artifacts")}
+    written = _as_written(rec.to_json())
+    facts = {k: written[k] for k in FACTS_SHOWN}
     parts = [
-        f"<details class='cell' id='{_anchor(rec)}'><summary><b>{esc(rec['cell'])}</b>: {esc(rec['verdict'])}"
-        + ("" if rec["match"] else f" (expected {esc(str(rec['expected']))})")
+        f"<details class='cell' id='{_anchor(rec)}'><summary><b>{esc(rec.cell)}</b>: {esc(rec.verdict)}"
+        + ("" if rec.match else f" (expected {esc(str(rec.expected))})")
         + "</summary>",
-        f"<p>reproduce: <code>isolation-harness repro {esc(str(run_dir))} {esc(rec['cell'])} &gt; repro.sh</code></p>",
+        f"<p>reproduce: <code>isolation-harness repro {esc(str(run_dir))} {esc(rec.cell)} &gt; repro.sh</code></p>",
         f"<pre>{esc(json.dumps(facts, indent=1))}</pre>",
     ]
-    for name in ("control", "experiment"):
-        run = rec.get(name)
-        if not run:
-            continue
-        shown = {k: v for k, v in run.items() if k not in ("log", "probe_dir")}
-        parts.append(f"<h4>{name}</h4><pre>{esc(json.dumps(shown, indent=1))}</pre>")
-        log = run_dir / run["log"]
-        if log.is_file():
-            text = log.read_text(errors="replace")
-            if len(text) > max_log:
-                text = text[:max_log] + "\n[... cut ...]"
-            parts.append(f"<details><summary>{name} log</summary><pre>{esc(text)}</pre></details>")
+    for name in RUNS:
+        run = rec.run(name)
+        if run is not None:
+            parts.extend(_run_details(name, run, run_dir, max_log))
     parts.append("</details>")
     return "\n".join(parts)
 
 
-def write_reports(records: Sequence[dict[str, Any]], run_dir: Path, out_dir: Path) -> dict[str, Path]:
+def _run_details(name: str, run: RunRecord, run_dir: Path, max_log: int) -> list[str]:
+    esc = html.escape
+    shown = {k: v for k, v in _as_written(run.to_json()).items() if k not in ("log", "probe_dir")}
+    parts = [f"<h4>{name}</h4><pre>{esc(json.dumps(shown, indent=1))}</pre>"]
+    log = run_dir / run.log
+    if log.is_file():
+        text = log.read_text(errors="replace")
+        if len(text) > max_log:
+            text = text[:max_log] + "\n[... cut ...]"
+        parts.append(f"<details><summary>{name} log</summary><pre>{esc(text)}</pre></details>")
+    return parts
+
+
+def write_reports(records: Sequence[CellRecord], run_dir: Path, out_dir: Path) -> dict[str, Path]:
     """Write report.md, junit.xml and report.html (each atomically) and return their paths."""
     out_dir.mkdir(parents=True, exist_ok=True)
     written = {}

@@ -10,19 +10,18 @@ with a local interpreter.
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import shlex
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
-from isolation_harness.cell import driver_spec
+from isolation_harness import spec
 from isolation_harness.errors import InputError
 from isolation_harness.images import tag_for
-from isolation_harness.probe import DRIVER
-from isolation_harness.records import read_records
-from isolation_harness.scenario import Scenario, load_scenario
+from isolation_harness.probe import DRIVER_FILES
+from isolation_harness.runfolder import RunFolder
 from isolation_harness.wheelhouse import Wheelhouse, default_location
+from isolation_harness.wheelstore import Artifact
 
 HERE = Path(__file__).resolve().parent
 CHECK_MODULES = ("verdict.py", "evidence.py")
@@ -49,109 +48,104 @@ sys.exit(0 if decision.verdict.value == sys.argv[2] else 1)
 """
 
 
-def find_record(run_dir: Path, cell: str) -> dict[str, Any]:
-    records = read_records(run_dir)
-    for record in records:
-        if record["cell"] == cell:
-            return record
-    known = ", ".join(sorted(r["cell"] for r in records)[:5])
-    raise InputError(f"{run_dir}: no cell {cell!r} in results.jsonl (cells look like: {known}, ...)")
-
-
-def run_scenario(run_dir: Path, record: dict[str, Any]) -> Scenario:
-    """The scenario exactly as it was when the cell ran (the run folder keeps a copy)."""
-    path = run_dir / "scenarios" / f"{record['scenario']}.yaml"
-    if not path.is_file():
-        raise InputError(f"{run_dir}: no copy of scenario {record['scenario']!r} in the run folder")
-    if hashlib.sha256(path.read_bytes()).hexdigest() != record["scenario_sha256"]:
-        raise InputError(f"{path}: differs from the scenario the record was made with (sha256 mismatch)")
-    scenario = load_scenario(path)
-    if record.get("project_sha256", scenario.project.digest) != scenario.project.digest:
-        raise InputError(f"{path}: its project files differ from the ones the record was made with")
-    return scenario
+# Sections 4 and 5 of the script: the same for every cell.
+RUN_AND_CHECK = (
+    "",
+    "# 4. run the cell: in the recorded image when docker has it, else with a local interpreter",
+    "fill() { python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); s.update(cell_dir=sys.argv[2], "
+    'out_dir=sys.argv[3], wheelhouse=sys.argv[4], system_path="/usr/local/bin:/usr/bin:/bin"); '
+    'json.dump(s, open(sys.argv[5], "w"))\' "$WORK/harness/spec.json" "$@"; }',
+    'if [ "${REPRO_ENGINE:-auto}" != local ] && command -v docker >/dev/null 2>&1 \\',
+    '   && docker image inspect "$IMAGE" >/dev/null 2>&1; then',
+    '  fill /cell /out /wheels "$WORK/harness/cell.json"',
+    '  PY="$(docker image inspect -f \'{{index .Config.Labels "org.isolation-harness.python"}}\' "$IMAGE")"',
+    '  chmod 0777 "$WORK/out"; chmod -R a+rX "$WORK/harness" "$WORK/wheels"',
+    "  docker run --rm --network none --user 1000:1000 --cap-drop ALL --security-opt no-new-privileges \\",
+    '    -v "$WORK/wheels:/wheels:ro" -v "$WORK/harness:/harness:ro" -v "$WORK/out:/out" \\',
+    '    "$IMAGE" "$PY" -I -S /harness/driver.py /harness/cell.json',
+    "else",
+    '  PYENV_VERSIONS="${PYENV_ROOT:-$HOME/.pyenv}/versions"',
+    '  PY="$(command -v "python$PYTHON_AXIS" || ls -d "$PYENV_VERSIONS/$PYTHON_AXIS".*/bin/python3 2>/dev/null'
+    ' | sort -V | tail -n 1)"',
+    '  [ -n "$PY" ] || { echo "no python$PYTHON_AXIS and no image $IMAGE" >&2; exit 2; }',
+    '  fill "$WORK/cell" "$WORK/out" "$WORK/wheels" "$WORK/harness/cell.json"',
+    '  env -i PATH=/usr/local/bin:/usr/bin:/bin HOME="$WORK/cell" "$PY" -I -S "$WORK/harness/driver.py" '
+    '"$WORK/harness/cell.json"',
+    "fi",
+    "",
+    "# 5. the verdict, as the harness decides it",
+    'PYTHONPATH="$WORK/check" python3 "$WORK/check/check.py" "$WORK/out" "$EXPECTED" && status=0 || status=$?',
+    'if [ "$status" = 0 ]; then echo "same verdict as recorded: $EXPECTED"; else echo "verdict differs from the'
+    ' recorded $EXPECTED"; fi',
+    'exit "$status"',
+)
 
 
 def script(run_dir: Path, cell: str, *, wheelhouse: Wheelhouse | None = None) -> str:
-    record = find_record(run_dir, cell)
-    if record["verdict"] == "not-applicable":
+    """The script of ``cell`` of the run in ``run_dir``; the probe wheel it embeds comes from ``wheelhouse``."""
+    folder = RunFolder.existing(run_dir)
+    record = folder.record_of(cell)
+    if record.verdict == "not-applicable":
         raise InputError(f"{cell}: not-applicable cells did not run, so there is nothing to replay")
-    scenario = run_scenario(run_dir, record)
-    house = wheelhouse or Wheelhouse(default_location())
-    spec = driver_spec(scenario, Path(record["pip"]["wheel"]), frontend=record.get("frontend", "pip"))
-    python = record["python"]["axis"]
-    downloads, embedded, hashes = [], [], []
-    for artifact in record["artifacts"]:
-        name, version = artifact["file"].split("-")[:2]
-        hashes.append(f"{artifact['sha256']}  {artifact['file']}")
-        if name == "isolation_harness_probe":
-            data = (house.root / artifact["file"]).read_bytes()
-            embedded.append((artifact["file"], base64.encodebytes(data).decode()))
-        else:
-            downloads.append(f"{name.replace('_', '-')}=={version}")
+    if record.pip.wheel is None:
+        raise InputError(f"{cell}: its record names no pip wheel, so the cell cannot be replayed")
+    scenario = folder.scenario_of(record)
+    driver = spec.for_scenario(scenario, Path(record.pip.wheel), frontend=record.frontend).to_json()
+    python = record.python
     q = shlex.quote
     lines = [
         "#!/usr/bin/env bash",
         f"# Replays isolation-harness cell {cell}",
-        f"# recorded: {record['verdict']} (expected {record['expected']}), run {record['run_id']},",
-        f"# engine {record['engine']['name']}, Python {record['python']['exact']}, pip {record['pip']['version']}"
-        f" (sha256 {record['pip']['sha256']})",
+        f"# recorded: {record.verdict} (expected {record.expected}), run {record.run_id},",
+        f"# engine {record.engine.name}, Python {record.python_exact}, pip {record.pip.version}"
+        f" (sha256 {record.pip.sha256})",
         "# Upstream: " + ", ".join(scenario.references),
         "# Usage: bash repro.sh   (needs python3 with pip, and docker or a local python" + python + ");"
         " REPRO_ENGINE=local forces the local interpreter",
         "set -euo pipefail",
         f"PYTHON_AXIS={q(python)}",
-        f"EXPECTED={q(record['verdict'])}",
-        f"IMAGE={q(record['engine'].get('image') or tag_for(python))}",
+        f"EXPECTED={q(record.verdict)}",
+        f"IMAGE={q(record.engine.image or tag_for(python))}",
         'WORK="$(mktemp -d)"',
         "trap 'rm -rf \"$WORK\"' EXIT",
         'mkdir -p "$WORK/wheels" "$WORK/harness" "$WORK/check/isolation_harness" "$WORK/out" "$WORK/cell"',
         "",
+        *_wheels(record.artifacts, wheelhouse or Wheelhouse(default_location())),
+        "# 2. the cell driver and its spec: project files, contamination, action",
+        *(line for path in DRIVER_FILES for line in _heredoc(f"$WORK/harness/{path.name}", path.read_text())),
+        *_heredoc("$WORK/harness/spec.json", json.dumps(driver, indent=1)),
+        "",
+        "# 3. the harness's verdict code, unchanged",
+        *_heredoc("$WORK/check/isolation_harness/__init__.py", ""),
+    ]
+    for module in CHECK_MODULES:
+        lines += _heredoc(f"$WORK/check/isolation_harness/{module}", (HERE / module).read_text())
+    lines += _heredoc("$WORK/check/check.py", CHECK)
+    lines += RUN_AND_CHECK
+    return "\n".join(lines) + "\n"
+
+
+def _wheels(artifacts: Sequence[Artifact], house: Wheelhouse) -> list[str]:
+    """Section 1: the wheels the cell used, downloaded by version (the probe wheel embedded) and checked
+    against the recorded sha256."""
+    q = shlex.quote
+    downloads, embedded, hashes = [], [], []
+    for artifact in artifacts:
+        name, version = artifact.file.split("-")[:2]
+        hashes.append(f"{artifact.sha256}  {artifact.file}")
+        if name == "isolation_harness_probe":
+            wheel = (house.root / artifact.file).read_bytes()
+            embedded.append((artifact.file, base64.encodebytes(wheel).decode()))
+        else:
+            downloads.append(f"{name.replace('_', '-')}=={version}")
+    lines = [
         "# 1. the wheels this cell used, pinned and checked against the recorded sha256",
         "python3 -m pip download -q --disable-pip-version-check --no-deps --only-binary=:all: \\",
         '  --python-version "$PYTHON_AXIS" -d "$WORK/wheels" ' + " ".join(q(d) for d in downloads),
     ]
     for filename, data in embedded:
         lines += [f"base64 -d > \"$WORK/wheels/{filename}\" <<'IH_EOF'", data.rstrip("\n"), "IH_EOF"]
-    lines += ["(cd \"$WORK/wheels\" && sha256sum --check --quiet) <<'IH_EOF'", *hashes, "IH_EOF", ""]
-    lines += ["# 2. the cell driver and its spec: project files, contamination, action"]
-    lines += _heredoc("$WORK/harness/driver.py", DRIVER.read_text())
-    lines += _heredoc("$WORK/harness/spec.json", json.dumps(spec, indent=1))
-    lines += ["", "# 3. the harness's verdict code, unchanged"]
-    lines += _heredoc("$WORK/check/isolation_harness/__init__.py", "")
-    for module in CHECK_MODULES:
-        lines += _heredoc(f"$WORK/check/isolation_harness/{module}", (HERE / module).read_text())
-    lines += _heredoc("$WORK/check/check.py", CHECK)
-    lines += [
-        "",
-        "# 4. run the cell: in the recorded image when docker has it, else with a local interpreter",
-        "fill() { python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); s.update(cell_dir=sys.argv[2], "
-        'out_dir=sys.argv[3], wheelhouse=sys.argv[4], system_path="/usr/local/bin:/usr/bin:/bin"); '
-        'json.dump(s, open(sys.argv[5], "w"))\' "$WORK/harness/spec.json" "$@"; }',
-        'if [ "${REPRO_ENGINE:-auto}" != local ] && command -v docker >/dev/null 2>&1 \\',
-        '   && docker image inspect "$IMAGE" >/dev/null 2>&1; then',
-        '  fill /cell /out /wheels "$WORK/harness/cell.json"',
-        '  PY="$(docker image inspect -f \'{{index .Config.Labels "org.isolation-harness.python"}}\' "$IMAGE")"',
-        '  chmod 0777 "$WORK/out"; chmod -R a+rX "$WORK/harness" "$WORK/wheels"',
-        "  docker run --rm --network none --user 1000:1000 --cap-drop ALL --security-opt no-new-privileges \\",
-        '    -v "$WORK/wheels:/wheels:ro" -v "$WORK/harness:/harness:ro" -v "$WORK/out:/out" \\',
-        '    "$IMAGE" "$PY" -I -S /harness/driver.py /harness/cell.json',
-        "else",
-        '  PYENV_VERSIONS="${PYENV_ROOT:-$HOME/.pyenv}/versions"',
-        '  PY="$(command -v "python$PYTHON_AXIS" || ls -d "$PYENV_VERSIONS/$PYTHON_AXIS".*/bin/python3 2>/dev/null'
-        ' | sort -V | tail -n 1)"',
-        '  [ -n "$PY" ] || { echo "no python$PYTHON_AXIS and no image $IMAGE" >&2; exit 2; }',
-        '  fill "$WORK/cell" "$WORK/out" "$WORK/wheels" "$WORK/harness/cell.json"',
-        '  env -i PATH=/usr/local/bin:/usr/bin:/bin HOME="$WORK/cell" "$PY" -I -S "$WORK/harness/driver.py" '
-        '"$WORK/harness/cell.json"',
-        "fi",
-        "",
-        "# 5. the verdict, as the harness decides it",
-        'PYTHONPATH="$WORK/check" python3 "$WORK/check/check.py" "$WORK/out" "$EXPECTED" && status=0 || status=$?',
-        'if [ "$status" = 0 ]; then echo "same verdict as recorded: $EXPECTED"; else echo "verdict differs from the'
-        ' recorded $EXPECTED"; fi',
-        'exit "$status"',
-    ]
-    return "\n".join(lines) + "\n"
+    return [*lines, "(cd \"$WORK/wheels\" && sha256sum --check --quiet) <<'IH_EOF'", *hashes, "IH_EOF", ""]
 
 
 def _heredoc(path: str, text: str) -> list[str]:

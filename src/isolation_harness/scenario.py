@@ -5,27 +5,61 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import string
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Literal
 
-from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
-from isolation_harness._strict import Node, load_yaml
+from isolation_harness._strict import Fields, Node, load_yaml
 from isolation_harness.errors import ConfigError
 from isolation_harness.frontends import NAMES as FRONTENDS
+from isolation_harness.placeholders import PLACEHOLDERS, check_placeholders, placeheld_list
+from isolation_harness.steps import (
+    ENV_RE,
+    INSTALL_PLACES,
+    MODULE_RE,
+    STEP_KINDS,
+    EditableFinder,
+    EnvVars,
+    Install,
+    PipConfig,
+    PthFile,
+    Step,
+    VenvConfig,
+    read_step,
+)
 from isolation_harness.verdict import Verdict
 
-NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
-MODULE_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
-ENV_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# Kept importable from here: the step types live in steps.py, the placeholders in placeholders.py.
+__all__ = [
+    "ENV_RE",
+    "EXPECTABLE",
+    "FIXTURES",
+    "INSTALL_PLACES",
+    "MODULE_RE",
+    "NAME_RE",
+    "OFFERS",
+    "PLACEHOLDERS",
+    "STEP_KINDS",
+    "Action",
+    "EditableFinder",
+    "EnvVars",
+    "Expectation",
+    "Install",
+    "PipConfig",
+    "Project",
+    "PthFile",
+    "Scenario",
+    "Step",
+    "VenvConfig",
+    "find_scenario",
+    "load_scenario",
+    "load_scenarios",
+]
 
-# Placeholders the cell fills in; anything else in braces is a mistake in the scenario.
-# {path}: the PATH the frontend would get, for an `env` step that puts a folder before it.
-PLACEHOLDERS = frozenset({"target", "project_url", "project_dir", "cell", "run", "wheelhouse", "path"})
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 OFFERS = ("vcs", "path")
 # The verdicts a scenario may expect: `error` is always the harness's fault, `flaky` never a finding.
 EXPECTABLE = tuple(v.value for v in Verdict if v not in (Verdict.ERROR, Verdict.FLAKY))
@@ -62,66 +96,6 @@ class Project:
         """sha256 of the project's files, whether inline or from a fixture."""
         parts = [self.files, self.outside, self.links, self.dev_wheels, self.sdists, self.index]
         return hashlib.sha256(json.dumps(parts if any(parts[1:]) else self.files).encode()).hexdigest()
-
-
-INSTALL_PLACES = ("host", "user", "base")
-
-
-@dataclass(frozen=True)
-class Install:
-    """Install requirements (from the wheel directory) into the host environment, the user
-    site-packages (pip #5224) or the base interpreter's site-packages (pip #6264; docker engine only,
-    where the base is thrown away with the container)."""
-
-    requirements: tuple[str, ...]
-    into: Literal["host", "user", "base"] = "host"
-    kind: Literal["install"] = "install"
-
-
-@dataclass(frozen=True)
-class VenvConfig:
-    """Change the host venv's pyvenv.cfg: `include-system-site-packages = true` (pip #6264)."""
-
-    system_site_packages: bool
-    kind: Literal["venv-config"] = "venv-config"
-
-
-@dataclass(frozen=True)
-class EditableFinder:
-    """An editable install of ``module`` by a MetaPathFinder put first on sys.meta_path from a .pth
-    file, pointing at a copy of the project: the set-up of pip #11812."""
-
-    module: str
-    kind: Literal["editable-finder"] = "editable-finder"
-
-
-@dataclass(frozen=True)
-class PthFile:
-    """A .pth file in the host site-packages; its lines run at every interpreter start."""
-
-    name: str
-    lines: tuple[str, ...]
-    kind: Literal["pth"] = "pth"
-
-
-@dataclass(frozen=True)
-class EnvVars:
-    """Environment variables set for the experiment run."""
-
-    variables: tuple[tuple[str, str], ...]
-    kind: Literal["env"] = "env"
-
-
-@dataclass(frozen=True)
-class PipConfig:
-    """A user-level pip configuration file (``$XDG_CONFIG_HOME/pip/pip.conf``)."""
-
-    sections: tuple[tuple[str, tuple[tuple[str, str], ...]], ...]
-    kind: Literal["pip-config"] = "pip-config"
-
-
-Step = Install | EditableFinder | PthFile | EnvVars | PipConfig | VenvConfig
-STEP_KINDS = ("install", "editable-finder", "pth", "env", "pip-config", "venv-config")
 
 
 @dataclass(frozen=True)
@@ -218,7 +192,7 @@ def load_scenario(path: Path) -> Scenario:
         summary=summary.strip(),
         references=references,
         project=_project(fields["project"]),
-        contamination=tuple(_step(n) for n in steps_node.items()) if steps_node else (),
+        contamination=tuple(read_step(n) for n in steps_node.items()) if steps_node else (),
         action=_action(fields["action"]),
         expect=tuple(_expectation(n) for n in fields["expect"].items()),
         timeout=timeout_node.whole(minimum=5, maximum=3600) if timeout_node else 300,
@@ -259,41 +233,13 @@ def _project(node: Node) -> Project:
         required=("name",),
         optional=("offer", "files", "fixture", "outside", "links", "dev-wheels", "sdists", "index"),
     )
-    files: dict[str, str] = {}
-    fixture = fields.get("fixture")
-    if fixture is not None:
-        files.update(_fixture_files(fixture))
-    if "files" in fields:
-        inline = fields["files"].text_mapping()
-        for rel in inline:
-            _check_relative(fields["files"].child(rel, None), rel)
-        files.update(inline)  # inline files add to or replace the fixture's
-    if not files:
-        node.fail("the project needs 'files' (inline) or 'fixture' (a folder in scenarios/fixtures)")
-    if "pyproject.toml" not in files:
-        node.fail("the project needs a pyproject.toml", "add one with a [build-system] table")
+    files = _project_files(node, fields)
     offer_node = fields.get("offer")
     offer = offer_node.choice(OFFERS) if offer_node else "vcs"
-    outside: dict[str, str] = {}
-    if "outside" in fields:
-        outside = fields["outside"].text_mapping()
-        for rel in outside:
-            _check_relative(fields["outside"].child(rel, None), rel)
-    links: dict[str, str] = {}
-    if "links" in fields:
-        links = fields["links"].text_mapping()
-        for rel, target in links.items():
-            _check_relative(fields["links"].child(rel, None), rel)
-            _check_placeholders(fields["links"].child(rel, target), target)
-            if not target.startswith("{cell}/"):
-                fields["links"].child(rel, target).fail(
-                    f"link target '{target}' is not inside the cell", "start it with {cell}/"
-                )
-    dev_wheels: tuple[str, ...] = ()
-    if "dev-wheels" in fields:
-        dev_wheels = fields["dev-wheels"].texts()
-        for i, rel in enumerate(dev_wheels):
-            _check_relative(fields["dev-wheels"].child(i, rel), rel)
+    outside = _relative_files(fields.get("outside"))
+    links = _links(fields.get("links"))
+    dev_wheels = _relative_paths(fields.get("dev-wheels"))
+    fixture = fields.get("fixture")
     return Project(
         name=fields["name"].text(),
         offer="vcs" if offer == "vcs" else "path",
@@ -305,6 +251,53 @@ def _project(node: Node) -> Project:
         sdists=fields["sdists"].texts() if "sdists" in fields else (),
         index=fields["index"].texts() if "index" in fields else (),
     )
+
+
+def _project_files(node: Node, fields: Fields) -> dict[str, str]:
+    """The project's files: a fixture folder's, then the inline ones added or replacing them."""
+    files: dict[str, str] = {}
+    fixture = fields.get("fixture")
+    if fixture is not None:
+        files.update(_fixture_files(fixture))
+    files.update(_relative_files(fields.get("files")))  # inline files add to or replace the fixture's
+    if not files:
+        node.fail("the project needs 'files' (inline) or 'fixture' (a folder in scenarios/fixtures)")
+    if "pyproject.toml" not in files:
+        node.fail("the project needs a pyproject.toml", "add one with a [build-system] table")
+    return files
+
+
+def _relative_files(node: Node | None) -> dict[str, str]:
+    """A mapping of relative file names to contents (nothing when the key is absent)."""
+    if node is None:
+        return {}
+    files = node.text_mapping()
+    for rel in files:
+        _check_relative(node.child(rel, None), rel)
+    return files
+
+
+def _links(node: Node | None) -> dict[str, str]:
+    """Symbolic links to make in the project: relative names to targets inside the cell."""
+    if node is None:
+        return {}
+    links = node.text_mapping()
+    for rel, target in links.items():
+        _check_relative(node.child(rel, None), rel)
+        check_placeholders(node.child(rel, target), target)
+        if not target.startswith("{cell}/"):
+            node.child(rel, target).fail(f"link target '{target}' is not inside the cell", "start it with {cell}/")
+    return links
+
+
+def _relative_paths(node: Node | None) -> tuple[str, ...]:
+    """A list of relative paths (nothing when the key is absent)."""
+    if node is None:
+        return ()
+    paths = node.texts()
+    for i, rel in enumerate(paths):
+        _check_relative(node.child(i, rel), rel)
+    return paths
 
 
 def _fixture_files(node: Node) -> dict[str, str]:
@@ -340,82 +333,15 @@ def _check_relative(node: Node, rel: str) -> None:
         node.fail("file names must be relative paths inside the project", "drop the leading '/' or '..'")
 
 
-def _step(node: Node) -> Step:
-    if not isinstance(node.value, Mapping) or len(node.value) != 1:
-        node.fail("each contamination step is a mapping with exactly one key", f"one of: {', '.join(STEP_KINDS)}")
-    (kind,) = node.value
-    body = node.mapping(optional=STEP_KINDS)[kind]
-    if kind == "install":
-        if isinstance(body.value, list):
-            return Install(requirements=body.texts())
-        f = body.mapping(required=("requirements",), optional=("into",))
-        into = f["into"].choice(INSTALL_PLACES) if "into" in f else "host"
-        return Install(requirements=f["requirements"].texts(), into=into)  # type: ignore[arg-type]
-    if kind == "venv-config":
-        f = body.mapping(required=("system-site-packages",))
-        flag = f["system-site-packages"].value
-        if not isinstance(flag, bool):
-            f["system-site-packages"].fail("expected true or false")
-        return VenvConfig(system_site_packages=flag)
-    if kind == "editable-finder":
-        module = body.mapping(required=("module",))["module"].text()
-        if not MODULE_RE.match(module):
-            body.child("module", module).fail(f"'{module}' is not a module name")
-        return EditableFinder(module=module)
-    if kind == "pth":
-        f = body.mapping(required=("name", "lines"))
-        pth_name = f["name"].text()
-        if not re.match(r"^[A-Za-z0-9_.-]+\.pth$", pth_name):
-            f["name"].fail(f"'{pth_name}' must be a plain file name ending in .pth")
-        return PthFile(name=pth_name, lines=_placeheld_list(f["lines"]))
-    if kind == "env":
-        variables = body.text_mapping()
-        for key, value in variables.items():
-            if not ENV_RE.match(key):
-                body.child(key, value).fail(f"'{key}' is not an environment variable name")
-            _check_placeholders(body.child(key, value), value)
-        return EnvVars(variables=tuple(sorted(variables.items())))
-    sections: list[tuple[str, tuple[tuple[str, str], ...]]] = []
-    if not isinstance(body.value, Mapping) or not body.value:
-        body.fail("expected a mapping of pip config sections, such as {global: {target: '{target}'}}")
-    for section, values in body.value.items():
-        child = body.child(str(section), values)
-        settings = child.text_mapping()
-        for value in settings.values():
-            _check_placeholders(child, value)
-        sections.append((str(section), tuple(sorted(settings.items()))))
-    return PipConfig(sections=tuple(sections))
-
-
 def _action(node: Node) -> Action:
     others = tuple(name for name in FRONTENDS if name != "pip")
     fields = node.mapping(required=("frontend", "args"), optional=others)
     fields["frontend"].choice(("pip",))  # the base action is pip's; the others derive from it
-    args = _placeheld_list(fields["args"])
+    args = placeheld_list(fields["args"])
     if not args:
         fields["args"].fail("the action needs a pip command, such as [install, '{project_url}']")
-    own = tuple((name, _placeheld_list(fields[name])) for name in others if name in fields)
+    own = tuple((name, placeheld_list(fields[name])) for name in others if name in fields)
     return Action(frontend="pip", args=args, own=own)
-
-
-def _placeheld_list(node: Node) -> tuple[str, ...]:
-    items = node.texts()
-    for i, item in enumerate(items):
-        _check_placeholders(node.child(i, item), item)
-    return items
-
-
-def _check_placeholders(node: Node, text: str) -> None:
-    try:
-        names = {name for _, name, _, _ in string.Formatter().parse(text) if name is not None}
-    except ValueError as exc:
-        node.fail(f"bad braces in '{text}': {exc}", "write '{{' and '}}' for literal braces")
-    unknown = names - PLACEHOLDERS
-    if unknown:
-        node.fail(
-            f"unknown placeholder {{{sorted(unknown)[0]}}}",
-            f"placeholders are {', '.join('{' + p + '}' for p in sorted(PLACEHOLDERS))}",
-        )
 
 
 def _expectation(node: Node) -> Expectation:
@@ -435,10 +361,4 @@ def _expectation(node: Node) -> Expectation:
 
 
 def _specifier(node: Node | None) -> SpecifierSet:
-    if node is None:
-        return SpecifierSet()
-    text = node.text()
-    try:
-        return SpecifierSet(text)
-    except InvalidSpecifier:
-        node.fail(f"'{text}' is not a version specifier", "write it like '>=20,<25' (PEP 440)")
+    return SpecifierSet() if node is None else node.specifier()

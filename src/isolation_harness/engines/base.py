@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
+
+if TYPE_CHECKING:
+    from isolation_harness.spec import DriverSpec
 
 
 @dataclass(frozen=True)
@@ -25,9 +28,9 @@ class EngineInfo:
 
 @dataclass(frozen=True)
 class CellJob:
-    """One cell for an engine: the driver spec (without engine paths) and where output goes."""
+    """One cell for an engine: the driver spec (the engine adds its paths) and where output goes."""
 
-    spec: dict[str, Any]
+    spec: DriverSpec
     python: str  # the axis value, e.g. "3.12"
     wheelhouse: Path
     out_dir: Path  # on the host; must hold result.json and the logs when run_cell returns

@@ -23,7 +23,8 @@ from typing import Any
 from isolation_harness.engines.base import CellJob, EngineInfo, JobOutcome
 from isolation_harness.errors import EngineUnavailable
 from isolation_harness.images import Image, ImageBuilder, prefix
-from isolation_harness.probe import DRIVER
+from isolation_harness.probe import DRIVER_FILES
+from isolation_harness.spec import CellPaths, DriverSpec
 
 CELL = "/cell"
 HARNESS = "/cell/harness"
@@ -111,29 +112,25 @@ class DockerEngine:
     def check_python(self, python: str) -> str:
         return self.images.get(python).version
 
-    def _prepared(self, base: Image, spec: dict[str, Any], wheelhouse: Path) -> Image:
+    def _prepared(self, base: Image, spec: DriverSpec, wheelhouse: Path) -> Image:
         """The image of a prepared environment for this cell, made once (a committed container layer).
 
         Keyed by everything that goes into it, so a new pip wheel, interpreter, frontend, host
-        requirement or driver makes a new one and nothing stale is reused.
+        requirement or driver makes a new one and nothing stale is reused. The leading installs are
+        the spec's own count, the one the driver trusts when it lays them over the venv.
         """
         import docker.errors
 
-        leading = []
-        for step in spec["steps"]:
-            if step["kind"] != "install" or step.get("into", "host") != "host":
-                break
-            leading += list(step["requirements"])
-        wheel = wheelhouse / spec["pip_wheel"]
+        wheel = wheelhouse / spec.pip_wheel
         key = hashlib.sha256(
             json.dumps(
                 [
                     base.id,
                     wheel.name,
                     hashlib.sha256(wheel.read_bytes()).hexdigest(),
-                    spec.get("frontend_requirements"),
-                    leading,
-                    hashlib.sha256(DRIVER.read_bytes()).hexdigest(),
+                    list(spec.frontend.requirements),
+                    spec.leading_requirements,
+                    [hashlib.sha256(path.read_bytes()).hexdigest() for path in DRIVER_FILES],
                 ]
             ).encode()
         ).hexdigest()[:24]
@@ -146,7 +143,7 @@ class DockerEngine:
                 return dataclasses.replace(base, tag=tag, id=found.id)
             except docker.errors.ImageNotFound:
                 pass
-            prepare_spec = dict(spec, prepared=PREPARED, prepare_key=key)
+            prepare_spec = spec.to_json(_paths(prepared=PREPARED, prepare_key=key))
             container = self._create(
                 base,
                 [base.python, "-I", "-S", f"{HARNESS}/driver.py", f"{HARNESS}/spec.json", "--prepare"],
@@ -159,7 +156,7 @@ class DockerEngine:
                 code = int(container.wait(timeout=900).get("StatusCode", -1))
                 if code != 0:
                     logs = container.logs().decode(errors="replace").strip().splitlines()
-                    raise EngineUnavailable(f"preparing the environment for {spec['pip_wheel']} failed: {logs[-1:]}")
+                    raise EngineUnavailable(f"preparing the environment for {spec.pip_wheel} failed: {logs[-1:]}")
                 committed = container.commit(repository=f"{prefix()}/env", tag=key)
             finally:
                 with contextlib.suppress(docker.errors.APIError):
@@ -212,10 +209,11 @@ class DockerEngine:
 
         image = self.images.get(job.python)
         info = self.info(image)
-        spec = dict(job.spec, cell_dir=CELL, out_dir=OUT, wheelhouse=WHEELS, system_path=SYSTEM_PATH)
+        paths = _paths()
         if self.prepared:
-            image = self._prepared(image, spec, job.wheelhouse)
-            spec["prepared"] = PREPARED
+            image = self._prepared(image, job.spec, job.wheelhouse)
+            paths = _paths(prepared=PREPARED)
+        spec = job.spec.to_json(paths)
         container = self._create(
             image,
             [image.python, "-I", "-S", f"{HARNESS}/driver.py", f"{HARNESS}/spec.json"],
@@ -259,12 +257,16 @@ class DockerEngine:
         return JobOutcome(timed_out, fault, info)
 
 
+def _paths(*, prepared: str | None = None, prepare_key: str | None = None) -> CellPaths:
+    return CellPaths(CELL, OUT, WHEELS, SYSTEM_PATH, prepared=prepared, prepare_key=prepare_key)
+
+
 def _harness_tar(spec: dict[str, Any]) -> bytes:
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as tar:
         for name, data, mode in (
             ("harness", None, 0o755),
-            ("harness/driver.py", DRIVER.read_bytes(), 0o644),
+            *((f"harness/{path.name}", path.read_bytes(), 0o644) for path in DRIVER_FILES),
             ("harness/spec.json", json.dumps(spec).encode(), 0o644),
         ):
             info = tarfile.TarInfo(name)

@@ -21,6 +21,7 @@ from pathlib import Path
 from isolation_harness.engines.base import CellJob, EngineInfo, JobOutcome
 from isolation_harness.errors import InputError
 from isolation_harness.probe import DRIVER
+from isolation_harness.spec import CellPaths
 
 SYSTEM_PATH = "/usr/local/bin:/usr/bin:/bin"
 
@@ -110,13 +111,8 @@ class LocalEngine:
             return JobOutcome(False, f"no interpreter for Python {job.python}", info)
         cell_dir = Path(tempfile.mkdtemp(prefix="ih-cell-"))
         try:
-            spec = dict(
-                job.spec,
-                cell_dir=str(cell_dir),
-                out_dir=str(job.out_dir),
-                wheelhouse=str(job.wheelhouse),
-                system_path=SYSTEM_PATH,
-            )
+            paths = CellPaths(str(cell_dir), str(job.out_dir), str(job.wheelhouse), SYSTEM_PATH)
+            spec = job.spec.to_json(paths)
             spec_file = cell_dir / "spec.json"
             spec_file.write_text(json.dumps(spec))
             argv = [str(exe), "-I", "-S", str(DRIVER), str(spec_file)]

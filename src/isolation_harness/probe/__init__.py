@@ -12,5 +12,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 DRIVER = HERE / "driver.py"
+# The driver and the siblings it imports: shipped together into every cell.
+DRIVER_FILES = (DRIVER, HERE / "_driver_base.py", HERE / "_driver_steps.py")
 PROBE_MODULE = HERE / "_ih_probe.py"
 CANARY_MODULE = HERE / "_ih_canary.py"

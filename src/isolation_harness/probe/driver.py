@@ -5,7 +5,7 @@ base interpreter being tested, started as ``python -I -S driver.py SPEC.json``, 
 site-packages touches it. Standard library only; must run on Python 3.8. It writes ``result.json``
 (and the logs) into the spec's ``out_dir``; the harness turns that into facts and a verdict.
 
-Usage: python -I -S driver.py SPEC.json
+Usage: python -I -S driver.py SPEC.json [--prepare]
 """
 
 from __future__ import annotations
@@ -16,422 +16,297 @@ import os
 import platform
 import shutil
 import signal
-import subprocess
 import sys
 import time
-import zipfile
 
-DRIVER_VERSION = 2
-# Fixed identity and dates make the project's git commit, and so pip's view of it, identical in
-# every cell and every run.
-GIT_ENV = {
-    "GIT_AUTHOR_NAME": "isolation-harness",
-    "GIT_AUTHOR_EMAIL": "harness@invalid",
-    "GIT_COMMITTER_NAME": "isolation-harness",
-    "GIT_COMMITTER_EMAIL": "harness@invalid",
-    "GIT_AUTHOR_DATE": "2000-01-01T00:00:00+0000",
-    "GIT_COMMITTER_DATE": "2000-01-01T00:00:00+0000",
-    "GIT_CONFIG_NOSYSTEM": "1",
-}
+# The driver is this file and its _driver_*.py siblings; started as a script with -I, its own folder
+# is not on sys.path.
+if __package__:
+    from . import _driver_base as base
+    from . import _driver_steps as steps
+else:  # pragma: no cover - a script in a cell
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import _driver_base as base  # type: ignore[no-redef,import-not-found,unused-ignore]
+    import _driver_steps as steps  # type: ignore[no-redef,import-not-found,unused-ignore]
 
-
-# The action running now: each runs in its own process group (so a time limit kills all of pip's
-# processes), which the engine's kill of the driver's group does not reach; SIGTERM passes it on.
-_RUNNING = []  # type: list[subprocess.Popen[bytes]]
-
-
-def _on_term(signum, frame):  # type: (int, object) -> None
-    for proc in list(_RUNNING):
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except OSError:
-            pass
-    os._exit(128 + signum)
-
-
-def _write(path, text):  # type: (str, str) -> None
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "w") as fh:
-        fh.write(text)
-
-
-def _run(argv, env, cwd, log_path, timeout):  # type: (list[str], dict[str, str], str, str, float) -> dict[str, object]
-    """Run one command, output to a log file, killed with its whole process group at the limit."""
-    start = time.monotonic()
-    timed_out = False
-    with open(log_path, "ab") as log:
-        log.write(("$ " + " ".join(argv) + "\n").encode())
-        log.flush()
-        proc = subprocess.Popen(
-            argv,
-            env=env,
-            cwd=cwd,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        _RUNNING.append(proc)
-        try:
-            code = proc.wait(timeout=timeout)  # type: int | None
-        except subprocess.TimeoutExpired:
-            timed_out = True
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except OSError:
-                pass
-            proc.wait()
-            code = None
-            log.write(("\n[isolation-harness] killed after %.0f s time limit\n" % timeout).encode())
-        finally:
-            _RUNNING.remove(proc)
-    return {"argv": argv, "exit_code": code, "timed_out": timed_out, "duration": round(time.monotonic() - start, 3)}
-
-
-def _output(argv, env):  # type: (list[str], dict[str, str]) -> str
-    try:
-        out = subprocess.run(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=120)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return "failed: %s" % exc
-    return out.stdout.decode("utf-8", "replace").strip()
-
-
-def _fill(text, values):  # type: (str, dict[str, str]) -> str
-    return text.format(**values)
-
-
-def _read_reports(folder):  # type: (str) -> list[dict[str, object]]
-    reports = []
-    if os.path.isdir(folder):
-        for name in sorted(os.listdir(folder)):
-            if name.endswith(".json"):
-                try:
-                    with open(os.path.join(folder, name)) as fh:
-                        reports.append(json.load(fh))
-                except (OSError, ValueError) as exc:
-                    reports.append({"kind": "unreadable", "file": name, "error": str(exc)})
-    return reports
-
-
-def _editable_finder(module, editable_dir, purelib):  # type: (str, str, str) -> list[str]
-    """Plant an editable install of ``module`` as pip #11812 describes: a MetaPathFinder inserted
-    first on sys.meta_path by a .pth file, mapping the module to a copy of the project."""
-    rel = module.replace(".", "/")
-    candidates = [os.path.join(editable_dir, rel + ".py"), os.path.join(editable_dir, rel, "__init__.py")]
-    target = next((c for c in candidates if os.path.exists(c)), candidates[0])
-    impl = "_editable_impl_" + module.replace(".", "_")
-    _write(
-        os.path.join(purelib, impl + ".py"),
-        "import sys\n"
-        "from importlib.util import spec_from_file_location\n\n"
-        "MAPPING = %r\n\n\n"
-        "class _EditableFinder:  # MetaPathFinder\n"
-        "    @classmethod\n"
-        "    def find_spec(cls, fullname, path=None, target=None):\n"
-        "        if fullname in MAPPING:\n"
-        "            return spec_from_file_location(fullname, MAPPING[fullname])\n\n\n"
-        "def install():\n"
-        "    if not any(finder == _EditableFinder for finder in sys.meta_path):\n"
-        "        sys.meta_path.insert(0, _EditableFinder)\n" % ({module: target},),
-    )
-    return ["import %s; %s.install()" % (impl, impl)]
-
-
-def _wheel_view(spec, cell):  # type: (dict, str) -> str
-    """The wheel directory as this Python's index would show it: without the wheels whose
-    Requires-Python excludes it (the harness lists them), as links in the cell."""
-    hidden = set(spec.get("wheelhouse_hidden") or [])
-    if not hidden:
-        return str(spec["wheelhouse"])
-    view = os.path.join(cell, "wheels")
-    os.makedirs(view, exist_ok=True)
-    for name in os.listdir(spec["wheelhouse"]):
-        if name not in hidden and not name.startswith(".") and not os.path.exists(os.path.join(view, name)):
-            os.symlink(os.path.join(spec["wheelhouse"], name), os.path.join(view, name))
-    return view
+DRIVER_VERSION, STEPS, _step = base.DRIVER_VERSION, steps.STEPS, steps._step
 
 
 def main(spec_path):  # type: (str) -> int
-    signal.signal(signal.SIGTERM, _on_term)
+    signal.signal(signal.SIGTERM, base._on_term)
     with open(spec_path) as fh:
         spec = json.load(fh)
-    cell = spec["cell_dir"]
-    out = spec["out_dir"]
-    home = os.path.join(cell, "home")
+    c = _Cell(spec)
+    os.makedirs(c.out, exist_ok=True)
+    fault = base._contract(spec)
+    if fault is None:
+        fault = _phases(c)
+    if fault is not None:
+        return base._fault(c.result, c.out, fault)
+    return base._finish(c.result, c.out)
+
+
+def _phases(c):  # type: (_Cell) -> str | None
+    """The cell, phase by phase: None when it ran to the end, else the fault that stopped it."""
+    _setup(c)
+    # 1. the project, as a git repository the frontend clones or as a plain folder
+    _write_project(c)
+    fault = _offer_project(c)
+    if fault is not None:
+        return fault
+    c.mark("project")
+    c.result["git_version"] = base._output(["git", "--version"], c.env)
+    # 2. a fresh venv with the pip under test (and the frontend), and wheels of backends in development
+    fault = _venv(c) or _dev_wheels(c)
+    if fault is not None:
+        return fault
+    c.result["runs"] = c.runs
+    # 3. the control: the same action in the same fresh environment, before any contamination
+    c.mark("environment")
+    _action(c, "control", {})
+    c.mark("control")
+    if c.spec.get("control_only"):  # diagnose: only the clean build is wanted
+        c.result["roots"] = _roots(c)
+        return None
+    # 4. the contamination, step by step, and the check that it took effect in the host
+    fault = _contaminate(c) or _contamination_check(c)
+    if fault is not None:
+        return fault
+    # 5. the experiment
+    c.mark("contamination")
+    _action(c, "experiment", c.experiment_env)
+    c.mark("experiment")
+    c.result["roots"] = _roots(c)
+    return None
+
+
+class _Cell:
+    """What the phases and the contamination steps of one cell share: its paths, its environment,
+    the venv under test and what the result has gathered so far."""
+
+    def __init__(self, spec):  # type: (dict) -> None
+        self.spec = spec
+        self.cell = spec["cell_dir"]  # type: str
+        self.out = spec["out_dir"]  # type: str
+        self.home = os.path.join(self.cell, "home")
+        self.venv = os.path.join(self.cell, "venv")
+        self.setup_log = os.path.join(self.out, "setup.log")
+        # Filled by _setup, _offer_project and _venv, once the spec is known to be one this driver reads.
+        self.src = ""
+        self.editable_dir = ""
+        self.env = {}  # type: dict[str, str]
+        self.timeout = 0.0
+        self.project_url = ""
+        self.vpy = ""
+        self.purelib = ""
+        self.meta = {}  # type: dict  # the prepared image's meta.json
+        # The contamination: the step being applied (its label) and what the steps did.
+        self.label = ""
+        self.experiment_env = {}  # type: dict[str, str]
+        self.planted = []  # type: list[str]
+        self.code_steps = []  # type: list[str]
+        self.extra_roots = []  # type: list[str]  # host code outside the venv: user site, base, .pth folders
+        self.runs = {}  # type: dict[str, object]
+        self.steps_done = []  # type: list[str]
+        self.phases = {}  # type: dict[str, float]
+        self.start = time.monotonic()
+        self.result = {
+            "driver_version": base.DRIVER_VERSION,
+            "steps": self.steps_done,
+            "phases": self.phases,
+        }  # type: dict[str, object]
+
+    def mark(self, name):  # type: (str) -> None
+        """Record that the phase ``name`` ended now (seconds since the start)."""
+        self.phases[name] = round(time.monotonic() - self.start, 3)
+
+    def values(self, run):  # type: (str) -> dict[str, str]
+        """What the spec's {placeholders} stand for in the run called ``run``."""
+        return {
+            "cell": self.cell,
+            "project_dir": self.src,
+            "project_url": self.project_url,
+            "wheelhouse": self.env["PIP_FIND_LINKS"],
+            "path": self.env["PATH"],
+            "target": os.path.join(self.cell, "target-" + run),
+            "run": os.path.join(self.out, run),
+        }
+
+
+def _environment(spec, cell):  # type: (dict, str) -> dict[str, str]
+    """The environment of a cell's setup, steps and runs: the base, with the cell's venv first on
+    PATH, temporary files in the cell, no prompts, and git without the machine's configuration."""
+    env = base._base_env(spec, cell)
+    env["PATH"] = os.path.join(cell, "venv", "bin") + os.pathsep + spec["system_path"]
+    env["TMPDIR"] = os.path.join(cell, "tmp")
+    env["PIP_NO_INPUT"] = "1"
+    env["GIT_CONFIG_NOSYSTEM"] = "1"
+    return env
+
+
+def _prepare_environment(spec, cell):  # type: (dict, str) -> dict[str, str]
+    """The environment of ``prepare``: the base, without a pip cache."""
+    env = base._base_env(spec, cell)
+    # The prepared image is committed with the cell's home in it: a cell started from it must find
+    # the same empty pip cache as a cell made fresh. What the cell's environment adds to the base,
+    # prepare has never had and does not need: it makes the venv itself and runs everything by
+    # absolute path (no venv on PATH), installs wheels only (no prompt, no git) and makes no cell/tmp
+    # (no TMPDIR). Those differences are kept as they were so a prepared venv is made as before.
+    env["PIP_NO_CACHE_DIR"] = "1"
+    return env
+
+
+def _setup(c):  # type: (_Cell) -> None
+    """The cell's folders and environment, and the interpreter being tested."""
     for sub in ("home/.config", "home/.cache", "xdg", "tmp", "work"):
-        os.makedirs(os.path.join(cell, sub), exist_ok=True)
-    os.makedirs(out, exist_ok=True)
-    start = time.monotonic()
-    phases = {}  # type: dict[str, float]
-
-    def phase(name):  # type: (str) -> None
-        phases[name] = round(time.monotonic() - start, 3)
-
-    steps_done = []  # type: list[str]
-    result = {"driver_version": DRIVER_VERSION, "steps": steps_done, "phases": phases}  # type: dict[str, object]
-    result["python"] = {
+        os.makedirs(os.path.join(c.cell, sub), exist_ok=True)
+    c.result["python"] = {
         "version": platform.python_version(),
         "implementation": platform.python_implementation(),
         "executable": sys.executable,
     }
-    venv = os.path.join(cell, "venv")
-    wheels = _wheel_view(spec, cell)
-    env = {
-        "PATH": os.path.join(venv, "bin") + os.pathsep + spec["system_path"],
-        "HOME": home,
-        "LANG": "C.UTF-8",
-        "TMPDIR": os.path.join(cell, "tmp"),
-        # Hermetic: every artifact comes from the wheel directory filled on the host.
-        "PIP_NO_INDEX": "1",
-        "PIP_FIND_LINKS": wheels,
-        "PIP_DISABLE_PIP_VERSION_CHECK": "1",
-        "PIP_NO_INPUT": "1",
-        # Keep machine-level pip configuration (/etc/xdg/pip) and caches out of the cell.
-        "XDG_CONFIG_HOME": os.path.join(home, ".config"),
-        "XDG_CONFIG_DIRS": os.path.join(cell, "xdg"),
-        "XDG_CACHE_HOME": os.path.join(home, ".cache"),
-        "GIT_CONFIG_NOSYSTEM": "1",
-    }
-    # 1. the project, as a git repository the frontend clones or as a plain folder
-    project = spec["project"]
-    src = os.path.join(cell, "src", project["name"])
+    c.env = _environment(c.spec, c.cell)
+    c.timeout = float(c.spec["run_timeout"])
+    c.src = os.path.join(c.cell, "src", c.spec["project"]["name"])
+    c.editable_dir = os.path.join(c.cell, "editable", c.spec["project"]["name"])
+
+
+def _write_project(c):  # type: (_Cell) -> None
+    """The project's files in the cell: its text files, its binary ones (diagnose copies a real
+    project whole: they travel base64-encoded), files outside it, and its symlinks."""
+    project = c.spec["project"]
     for rel, text in project["files"].items():
-        _write(os.path.join(src, rel), text)
+        base._write(os.path.join(c.src, rel), text)
     for rel, data in project.get("binary_files", {}).items():
-        # diagnose copies a real project whole: its binary files travel base64-encoded.
-        path = os.path.join(src, rel)
+        path = os.path.join(c.src, rel)
         os.makedirs(os.path.dirname(path), exist_ok=True)
         with open(path, "wb") as binary:
             binary.write(base64.b64decode(data))
     for rel, text in project.get("outside", {}).items():
-        _write(os.path.join(cell, rel), text)
+        base._write(os.path.join(c.cell, rel), text)
     for rel, target in project.get("links", {}).items():
-        link = os.path.join(src, rel)
+        link = os.path.join(c.src, rel)
         os.makedirs(os.path.dirname(link), exist_ok=True)
-        os.symlink(target.format(cell=cell), link)
-    setup_log = os.path.join(out, "setup.log")
-    if project["offer"] == "vcs":
-        git_env = dict(env, **GIT_ENV)
-        for argv in (["git", "init", "-q"], ["git", "add", "-A"], ["git", "commit", "-q", "-m", "project under test"]):
-            res = _run(argv, git_env, src, setup_log, 120)
-            if res["exit_code"] != 0:
-                return _fault(result, out, "git failed to create the project repository: %s" % argv)
-        # `name @ git+file:///...` is refused by old pips ("looks like a path"); #egg= works on 19-26.
-        project_url = "git+file://%s#egg=%s" % (src, project["name"])
-    else:
-        project_url = src
-    phase("project")
-    result["git_version"] = _output(["git", "--version"], env)
-    # 2. a fresh venv with the pip under test (and the frontend, if not pip): made here, or copied
-    # from a snapshot prepared once for this (Python, pip, frontend) at the same path (issue 9).
-    frontend = spec.get("frontend", "pip")
-    module = spec.get("frontend_module", frontend)
-    prepared = spec.get("prepared")
+        os.symlink(target.format(cell=c.cell), link)
+
+
+def _offer_project(c):  # type: (_Cell) -> str | None
+    """How the frontend is given the project: a git repository it clones, or the folder's path."""
+    project = c.spec["project"]
+    if project["offer"] != "vcs":
+        c.project_url = c.src
+        return None
+    git_env = dict(c.env, **base.GIT_ENV)
+    for argv in (["git", "init", "-q"], ["git", "add", "-A"], ["git", "commit", "-q", "-m", "project under test"]):
+        if base._run(argv, git_env, c.src, c.setup_log, 120)["exit_code"] != 0:
+            return "git failed to create the project repository: %s" % argv
+    # `name @ git+file:///...` is refused by old pips ("looks like a path"); #egg= works on 19-26.
+    c.project_url = "git+file://%s#egg=%s" % (c.src, project["name"])
+    return None
+
+
+def _venv(c):  # type: (_Cell) -> str | None
+    """A fresh venv with the pip under test (and the frontend, if not pip): made here, or the one a
+    snapshot prepared once for this (Python, pip, frontend) holds at this very path (issue 9), where
+    there is nothing to copy for the control."""
+    prepared = c.spec.get("prepared")
     if prepared:
-        # The prepared image holds the clean venv at this very path: nothing to copy for the control.
         with open(os.path.join(prepared, "meta.json")) as fh:
-            meta = json.load(fh)
-        vpy, purelib = os.path.join(venv, "bin", "python"), meta["purelib"]
-        result["pip_version_output"] = meta["pip_version_output"]
-        result["prepared"] = meta["key"]
-    else:
-        made = _fresh_env(spec, env, cell, venv, setup_log)
-        if isinstance(made, str):
-            return _fault(result, out, made)
-        vpy, purelib, result["pip_version_output"] = made
-    values = {
-        "cell": cell,
-        "project_dir": src,
-        "project_url": project_url,
-        "wheelhouse": wheels,
-        "path": env["PATH"],
-    }
-    timeout = float(spec["run_timeout"])
-    # Wheels of backends in development (seed 000's --find-links way), built before the control.
-    for rel in project.get("dev_wheels", []):
-        argv = [vpy, "-m", "pip", "wheel", "--no-deps", "-w", os.path.join(cell, "dev-wheels"), os.path.join(cell, rel)]
-        if _run(argv, env, cell, setup_log, timeout)["exit_code"] != 0:
-            return _fault(result, out, "building the wheel of %s failed (see setup.log)" % rel)
-    backend = spec.get("backend", {})
-    runs = {}  # type: dict[str, object]
-    result["runs"] = runs
+            c.meta = json.load(fh)
+        c.vpy, c.purelib = os.path.join(c.venv, "bin", "python"), c.meta["purelib"]
+        c.result["pip_version_output"] = c.meta["pip_version_output"]
+        c.result["prepared"] = c.meta["key"]
+        return None
+    made = base._fresh_env(c.spec, c.env, c.cell, c.venv, c.setup_log)
+    if isinstance(made, str):
+        return made
+    c.vpy, c.purelib, c.result["pip_version_output"] = made
+    return None
 
-    def action(name, extra_env):  # type: (str, dict[str, str]) -> None
-        run_dir = os.path.join(out, name)
-        os.makedirs(run_dir, exist_ok=True)
-        run_values = dict(values, target=os.path.join(cell, "target-" + name), run=run_dir)
-        run_env = dict(env)
-        run_env.update({k: _fill(v, run_values) for k, v in spec.get("frontend_env", {}).items()})
-        run_env.update({k: _fill(v, run_values) for k, v in extra_env.items()})
-        run_env["ISOLATION_PROBE_DIR"] = os.path.join(run_dir, "probe")
-        # The declared backend, for hook processes whose frontend does not name it (uv runs hooks
-        # with `python -c`, without pyproject-hooks' environment variables).
-        run_env["ISOLATION_PROBE_BACKEND"] = backend.get("spec", "")
-        run_env["ISOLATION_PROBE_BACKEND_PATH"] = json.dumps(backend.get("path", []))
-        argv = [vpy, "-m", module] + [_fill(a, run_values) for a in spec["action_args"]]
-        res = _run(argv, run_env, os.path.join(cell, "work"), os.path.join(run_dir, "output.log"), timeout)
-        res["reports"] = _read_reports(run_env["ISOLATION_PROBE_DIR"])
-        res["log"] = name + "/output.log"
-        runs[name] = res
 
-    # 3. the control: the same action in the same fresh environment, before any contamination
-    phase("environment")
-    action("control", {})
-    phase("control")
-    if spec.get("control_only"):  # diagnose: only the clean build is wanted
-        result["roots"] = {"host": [purelib, home], "frontend": _frontend_roots(spec, purelib), "project": src}
-        return _finish(result, out)
-    # 4. the contamination, step by step
-    experiment_env = {}  # type: dict[str, str]
-    editable_dir = os.path.join(cell, "editable", project["name"])
-    canary = "import _ih_canary; _ih_canary.mark(%r)"
-    values_exp = dict(values, target=os.path.join(cell, "target-experiment"), run=os.path.join(out, "experiment"))
-    leading = _leading_installs(spec["steps"])
-    if prepared and leading and os.path.isdir(os.path.join(prepared, "delta")):
-        # The leading install steps were applied by the same pip when the image was prepared; what
-        # they changed in the venv is laid over it here.
-        shutil.copytree(os.path.join(prepared, "delta"), venv, symlinks=True, dirs_exist_ok=True)
-        for rel in meta["deleted"]:
-            os.remove(os.path.join(venv, rel))
-    else:
-        leading = 0
-    _write(os.path.join(purelib, "_ih_canary.py"), spec["canary_source"])
-    planted = []  # type: list[str]
-    code_steps = []  # type: list[str]
-    extra_roots = []  # type: list[str]  # host code outside the venv: user site, base, .pth folders
-    for index, step in enumerate(spec["steps"]):
-        kind = step["kind"]
-        label = "%d:%s" % (index, kind)
-        if index < leading:
-            pass
-        elif kind == "install":
-            into = step.get("into", "host")
-            argv = [vpy, "-m", "pip", "install"]
-            if into == "user":
-                # The user site-packages (pip #5224): empty before this step, so --target is `--user`.
-                where = _user_site(vpy, env)
-                argv += ["--target", where]
-                extra_roots.append(where)
-            elif into == "base":
-                # The base interpreter's site-packages (pip #6264), installed by the base's own pip as a
-                # user or an image recipe does: it replaces what the base already holds (the official
-                # images ship setuptools before 3.12), where --target would leave the old files.
-                argv = [sys.executable, "-m", "pip", "install"]
-                extra_roots.append(_base_purelib(env))
-            res = _run(argv + list(step["requirements"]), env, cell, setup_log, timeout)
-            if res["exit_code"] != 0:
-                return _fault(
-                    result,
-                    out,
-                    "contamination step %s failed: pip install %s (see setup.log)"
-                    % (label, " ".join(step["requirements"])),
-                )
-        elif kind == "editable-finder":
-            if not os.path.isdir(editable_dir):
-                shutil.copytree(src, editable_dir, ignore=shutil.ignore_patterns(".git"))
-            lines = _editable_finder(step["module"], editable_dir, purelib)
-            _write(
-                os.path.join(purelib, "__editable__.%s.pth" % step["module"]),
-                "\n".join([canary % label] + lines) + "\n",
-            )
-        elif kind == "pth":
-            lines = [_fill(line, values_exp) for line in step["lines"]]
-            # A line that is not code is a folder put on sys.path: what is there is host code too.
-            extra_roots.extend(line for line in lines if not line.startswith(("import ", "import\t", "#")))
-            _write(os.path.join(purelib, step["name"]), "\n".join([canary % label] + lines) + "\n")
-        elif kind == "env":
-            experiment_env.update(step["variables"])
-        elif kind == "venv-config":
-            _venv_config(venv, step["system_site_packages"])
-        elif kind == "pip-config":
-            text = ""
-            for section, settings in step["sections"]:
-                text += "[%s]\n" % section
-                text += "".join("%s = %s\n" % (k, _fill(v, values_exp)) for k, v in settings)
-            _write(os.path.join(home, ".config", "pip", "pip.conf"), text)
-        else:
-            return _fault(result, out, "unknown contamination step %r" % kind)
-        if kind in ("editable-finder", "pth"):
-            planted.append(label)
-            # Code besides the canary: a .pth of folders only adds paths, it runs nothing of the host's.
-            if kind == "editable-finder" or any(line.startswith(("import ", "import\t")) for line in step["lines"]):
-                code_steps.append(label)
-        steps_done.append(label)
-    # A contamination that does not take effect in the host itself would make a false `held`: every
-    # planted .pth must have run its canary in a plain start of the host interpreter.
-    check_dir = os.path.join(out, "contamination-check")
-    _output([vpy, "-c", "pass"], dict(env, **experiment_env, ISOLATION_PROBE_DIR=check_dir))
-    fired = {r.get("step") for r in _read_reports(check_dir)}
-    missing = [label for label in planted if label not in fired]
+def _dev_wheels(c):  # type: (_Cell) -> str | None
+    """Wheels of backends in development (seed 000's --find-links way), built before the control."""
+    for rel in c.spec["project"].get("dev_wheels", []):
+        argv = [c.vpy, "-m", "pip", "wheel", "--no-deps", "-w", os.path.join(c.cell, "dev-wheels")]
+        if base._run(argv + [os.path.join(c.cell, rel)], c.env, c.cell, c.setup_log, c.timeout)["exit_code"] != 0:
+            return "building the wheel of %s failed (see setup.log)" % rel
+    return None
+
+
+def _action(c, name, extra_env):  # type: (_Cell, str, dict[str, str]) -> None
+    """One run of the action under test (the control or the experiment), with the probe's reports."""
+    run_dir = os.path.join(c.out, name)
+    os.makedirs(run_dir, exist_ok=True)
+    values = c.values(name)
+    env = dict(c.env)
+    env.update({k: base._fill(v, values) for k, v in c.spec.get("frontend_env", {}).items()})
+    env.update({k: base._fill(v, values) for k, v in extra_env.items()})
+    env["ISOLATION_PROBE_DIR"] = os.path.join(run_dir, "probe")
+    # The declared backend, for hook processes whose frontend does not name it (uv runs hooks
+    # with `python -c`, without pyproject-hooks' environment variables).
+    backend = c.spec.get("backend", {})
+    env["ISOLATION_PROBE_BACKEND"] = backend.get("spec", "")
+    env["ISOLATION_PROBE_BACKEND_PATH"] = json.dumps(backend.get("path", []))
+    module = c.spec.get("frontend_module", c.spec.get("frontend", "pip"))
+    argv = [c.vpy, "-m", module] + [base._fill(a, values) for a in c.spec["action_args"]]
+    res = base._run(argv, env, os.path.join(c.cell, "work"), os.path.join(run_dir, "output.log"), c.timeout)
+    res["reports"] = base._read_reports(env["ISOLATION_PROBE_DIR"])
+    res["log"] = name + "/output.log"
+    c.runs[name] = res
+
+
+def _contaminate(c):  # type: (_Cell) -> str | None
+    """Apply the contamination steps in order (those a prepared image applied are laid over the venv
+    instead), each .pth led by the canary; None, or the fault of the step that failed."""
+    leading = _prepared_installs(c)
+    base._write(os.path.join(c.purelib, "_ih_canary.py"), c.spec["canary_source"])
+    for index, step in enumerate(c.spec["steps"]):
+        c.label = "%d:%s" % (index, step["kind"])
+        if index >= leading:
+            fault = steps._step(c, step)
+            if fault is not None:
+                return fault
+        c.steps_done.append(c.label)
+    return None
+
+
+def _prepared_installs(c):  # type: (_Cell) -> int
+    """How many leading install steps are already done: the prepared image applied them with the
+    same pip, and what they changed in the venv (its delta) is laid over it here."""
+    prepared = c.spec.get("prepared")
+    leading = c.spec["leading_installs"]  # type: int
+    if not (prepared and leading and os.path.isdir(os.path.join(prepared, "delta"))):
+        return 0
+    shutil.copytree(os.path.join(prepared, "delta"), c.venv, symlinks=True, dirs_exist_ok=True)
+    for rel in c.meta["deleted"]:
+        os.remove(os.path.join(c.venv, rel))
+    return leading
+
+
+def _contamination_check(c):  # type: (_Cell) -> str | None
+    """A contamination that does not take effect in the host itself would make a false `held`: every
+    planted .pth must have run its canary in a plain start of the host interpreter."""
+    check_dir = os.path.join(c.out, "contamination-check")
+    base._output([c.vpy, "-c", "pass"], dict(c.env, **c.experiment_env, ISOLATION_PROBE_DIR=check_dir))
+    fired = {r.get("step") for r in base._read_reports(check_dir)}
+    missing = [label for label in c.planted if label not in fired]
     if missing:
-        return _fault(result, out, "contamination did not take effect in the host environment: %s" % missing)
-    # 5. the experiment
-    phase("contamination")
-    action("experiment", experiment_env)
-    phase("experiment")
-    result["roots"] = {
-        # Where host code lives: anything the build imports from here came from outside it.
-        "host": [
-            purelib,
-            editable_dir,
-            home,
-            _base_purelib(env),
-            _user_site(vpy, env),
-        ]
-        + extra_roots,
-        # The frontend's own machinery (pip and its vendored pyproject-hooks) may run in the build.
-        "frontend": _frontend_roots(spec, purelib),
-        "project": src,
-        "code_steps": code_steps,
+        return "contamination did not take effect in the host environment: %s" % missing
+    return None
+
+
+def _roots(c):  # type: (_Cell) -> dict[str, object]
+    """Where host code lives (anything the build imports from there came from outside it), the
+    frontend's own machinery (pip and its vendored pyproject-hooks may run in the build), the project."""
+    if c.spec.get("control_only"):
+        return {"host": [c.purelib, c.home], "frontend": _frontend_roots(c.spec, c.purelib), "project": c.src}
+    return {
+        "host": [c.purelib, c.editable_dir, c.home, steps._base_purelib(c.env), steps._user_site(c.vpy, c.env)]
+        + c.extra_roots,
+        "frontend": _frontend_roots(c.spec, c.purelib),
+        "project": c.src,
+        "code_steps": c.code_steps,
     }
-    return _finish(result, out)
-
-
-def _fresh_env(spec, env, cell, venv, setup_log):  # type: (dict, dict, str, str, str) -> tuple[str, str, str] | str
-    """A fresh venv without pip, then the pip under test unpacked from its wheel (the venv's own pip
-    bootstrap would be a second pip, and unpacking is what a wheel install does anyway), then the
-    frontend when it is not pip. Returns (python, purelib, pip --version) or a fault message."""
-    res = _run([sys.executable, "-I", "-m", "venv", "--without-pip", venv], env, cell, setup_log, 300)
-    if res["exit_code"] != 0:
-        return "python -m venv failed (see setup.log)"
-    vpy = os.path.join(venv, "bin", "python")
-    purelib = _output([vpy, "-I", "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], env)
-    with zipfile.ZipFile(os.path.join(spec["wheelhouse"], spec["pip_wheel"])) as wheel:
-        wheel.extractall(purelib)
-    version = _output([vpy, "-m", "pip", "--version"], env)
-    if spec.get("frontend_requirements"):
-        res = _run([vpy, "-m", "pip", "install"] + list(spec["frontend_requirements"]), env, cell, setup_log, 600)
-        if res["exit_code"] != 0:
-            return "installing the frontend failed: %s (see setup.log)" % spec.get("frontend")
-    return vpy, purelib, version
-
-
-def _base_purelib(env):  # type: (dict[str, str]) -> str
-    return _output([sys.executable, "-I", "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], env)
-
-
-def _user_site(vpy, env):  # type: (str, dict[str, str]) -> str
-    return _output([vpy, "-c", "import site; print(site.getusersitepackages())"], env)
-
-
-def _venv_config(venv, system_site_packages):  # type: (str, bool) -> None
-    """Set include-system-site-packages in pyvenv.cfg, as `python -m venv --system-site-packages` does."""
-    cfg = os.path.join(venv, "pyvenv.cfg")
-    with open(cfg) as fh:
-        lines = [line for line in fh.read().splitlines() if not line.startswith("include-system-site-packages")]
-    lines.append("include-system-site-packages = %s" % ("true" if system_site_packages else "false"))
-    _write(cfg, "\n".join(lines) + "\n")
-
-
-def _leading_installs(steps):  # type: (list) -> int
-    """How many install steps (into the host venv) open the contamination: only those can come from
-    a snapshot, since a step before an install (a .pth, an env var) could change what that install does."""
-    count = 0
-    for step in steps:
-        if step["kind"] != "install" or step.get("into", "host") != "host":
-            break
-        count += 1
-    return count
 
 
 def prepare(spec_path):  # type: (str) -> int
@@ -439,24 +314,17 @@ def prepare(spec_path):  # type: (str) -> int
     <prepared>/installed (clean + the leading install steps), at the cell's own venv path."""
     with open(spec_path) as fh:
         spec = json.load(fh)
+    fault = base._contract(spec)
+    if fault is not None:
+        sys.stderr.write(fault + "\n")
+        return 3
     cell, target = spec["cell_dir"], spec["prepared"]
     venv = os.path.join(cell, "venv")
     os.makedirs(os.path.join(cell, "home"), exist_ok=True)
-    env = {
-        "PATH": spec["system_path"],
-        "HOME": os.path.join(cell, "home"),
-        "LANG": "C.UTF-8",
-        "PIP_NO_INDEX": "1",
-        "PIP_FIND_LINKS": _wheel_view(spec, cell),
-        "PIP_DISABLE_PIP_VERSION_CHECK": "1",
-        "XDG_CONFIG_HOME": os.path.join(cell, "home", ".config"),
-        "XDG_CONFIG_DIRS": os.path.join(cell, "xdg"),
-        "XDG_CACHE_HOME": os.path.join(cell, "home", ".cache"),
-        "PIP_NO_CACHE_DIR": "1",
-    }
+    env = _prepare_environment(spec, cell)
     os.makedirs(target, exist_ok=True)
     log = os.path.join(target, "prepare.log")
-    made = _fresh_env(spec, env, cell, venv, log)
+    made = base._fresh_env(spec, env, cell, venv, log)
     if isinstance(made, str):
         sys.stderr.write(made + "\n")
         return 3
@@ -464,10 +332,10 @@ def prepare(spec_path):  # type: (str) -> int
     clean = os.path.join(target, "clean")
     shutil.copytree(venv, clean, symlinks=True)
     deleted = []  # type: list[str]
-    leading = _leading_installs(spec["steps"])
+    leading = spec["leading_installs"]  # type: int
     if leading:
         reqs = [r for step in spec["steps"][:leading] for r in step["requirements"]]
-        res = _run([vpy, "-m", "pip", "install"] + reqs, env, cell, log, 600)
+        res = base._run([vpy, "-m", "pip", "install"] + reqs, env, cell, log, 600)
         if res["exit_code"] != 0:
             sys.stderr.write("installing %s failed (see %s)\n" % (reqs, log))
             return 3
@@ -502,19 +370,6 @@ def _frontend_roots(spec, purelib):  # type: (dict, str) -> list[str]
     """The frontend's own machinery, allowed to run in the build: pip (with its vendored
     pyproject-hooks), or pypa/build and the pyproject-hooks it depends on, or uv."""
     return [os.path.join(purelib, name) for name in spec.get("frontend_roots", ["pip"])]
-
-
-def _fault(result, out, message):  # type: (dict[str, object], str, str) -> int
-    result["fault"] = message
-    return _finish(result, out)
-
-
-def _finish(result, out):  # type: (dict[str, object], str) -> int
-    tmp = os.path.join(out, "result.json.tmp")
-    with open(tmp, "w") as fh:
-        json.dump(result, fh, indent=1, sort_keys=True)
-    os.replace(tmp, os.path.join(out, "result.json"))
-    return 0
 
 
 if __name__ == "__main__":

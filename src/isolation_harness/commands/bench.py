@@ -1,0 +1,29 @@
+"""``bench``: cold and warm timings of the benchmark set (docker engine)."""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from pathlib import Path
+
+from isolation_harness.commands import common
+from isolation_harness.scenario import load_scenarios
+
+NAME = "bench"
+
+
+def add(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    bench = sub.add_parser(NAME, help="cold and warm timings of the benchmark set (docker engine)")
+    bench.add_argument("--full", action="store_true", help="also the warm full matrix of the whole catalogue")
+    common.input_options(bench)
+
+
+def main(args: argparse.Namespace) -> int:
+    from isolation_harness.bench import run
+
+    inputs = common.Inputs.of(args)
+    scenarios = load_scenarios(inputs.scenarios_dir)
+    with tempfile.TemporaryDirectory(prefix="ih-bench-") as out:
+        for line in run(scenarios, inputs.matrix(), full=args.full, out=Path(out)):
+            print(line, flush=True)
+    return 0

@@ -1,0 +1,122 @@
+"""``run``: replay scenarios over the matrix and record a verdict per cell (or complete a run: --resume)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from isolation_harness import frontends
+from isolation_harness.commands import common
+from isolation_harness.errors import InputError
+from isolation_harness.report import verdict_table
+from isolation_harness.runfolder import RunFolder
+from isolation_harness.runner import RunRequest, summary_counts
+from isolation_harness.wheelhouse import Wheelhouse
+
+NAME = "run"
+
+
+def add(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    run = sub.add_parser(NAME, help="replay scenarios over the matrix and record a verdict per cell")
+    run.add_argument("--scenario", action="append", default=[], metavar="NAME", help="scenario name (repeatable)")
+    run.add_argument("--resume", type=Path, default=None, metavar="RUN_DIR", help="complete an interrupted run")
+    run.add_argument("--repeat", type=int, default=1, metavar="N", help="run each cell N times; disagreeing is flaky")
+    run.add_argument("--timeout", type=int, default=None, metavar="S", help="per-run time limit (overrides scenarios)")
+    run.add_argument("--python", action="append", default=[], metavar="X.Y", help="narrow to these Pythons")
+    run.add_argument(
+        "--frontend",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help=f"narrow to these frontends ({', '.join(frontends.NAMES)}; default: matrix.yaml's)",
+    )
+    run.add_argument(
+        "--pip",
+        action="append",
+        default=[],
+        metavar="PIP",
+        help="a release, a wheel file, a source folder or git+URL@ref (repeatable)",
+    )
+    run.add_argument(
+        "--pyproject-hooks",
+        default=None,
+        metavar="HOOKS",
+        help="overlay this pyproject-hooks (release, wheel or folder) onto each --pip's vendored copy",
+    )
+    common.input_options(run)
+    common.engine_options(run)
+
+
+def main(args: argparse.Namespace) -> int:
+    if args.repeat < 1:
+        raise InputError("--repeat must be 1 or more")
+    if args.timeout is not None and not 5 <= args.timeout <= 3600:
+        raise InputError("--timeout must be between 5 and 3600 seconds")
+    request = _resumed(args) if args.resume is not None else _new(args)
+    result = common.run_with_progress(request)
+    print(verdict_table(result.records))
+    print(f"\n{summary_counts(result.records)}; records in {result.folder.results}")
+    return 0 if result.all_matched else 1
+
+
+def _new(args: argparse.Namespace) -> RunRequest:
+    if not args.scenario:
+        raise InputError("run needs --scenario NAME (or --resume RUN_DIR)")
+    inputs = common.Inputs.of(args)
+    scenarios = inputs.scenarios(args.scenario)
+    matrix = inputs.matrix()
+    engine = common.engine(args, inputs.line)
+    wheelhouse = common.wheelhouse(args)
+    return RunRequest(
+        scenarios,
+        matrix,
+        engine,
+        wheelhouse,
+        args.out,
+        pythons=args.python,
+        pips=candidates(args.pip, args.pyproject_hooks, wheelhouse),
+        frontends=args.frontend,
+        jobs=args.jobs,
+        repeat=args.repeat,
+        timeout=args.timeout,
+        sources=inputs.line,
+    )
+
+
+def _resumed(args: argparse.Namespace) -> RunRequest:
+    """The run's own plan and scenario copies; the matrix file of today (its known failures)."""
+    folder = RunFolder(args.resume)
+    plan = folder.plan()
+    inputs = common.Inputs.of(args)
+    engine = common.engine(args, f"resuming {args.resume}: scenarios and plan from the run folder")
+    return RunRequest(
+        [folder.scenario(name) for name in plan.scenarios],
+        inputs.matrix(),
+        engine,
+        common.wheelhouse(args),
+        folder.path.parent,
+        pythons=plan.pythons,
+        pips=plan.pips,
+        frontends=plan.frontends,
+        jobs=args.jobs,
+        repeat=plan.repeat,
+        timeout=plan.timeout,
+        sources=plan.sources,
+        run_id=folder.run_id,
+        only=frozenset(plan.cells),
+    )
+
+
+def candidates(pips: list[str], hooks: str | None, wheelhouse: Wheelhouse) -> list[str]:
+    """Resolve --pip values (building non-releases once) and apply any pyproject-hooks overlay."""
+    from isolation_harness.pipsource import is_release, resolve_pip
+
+    if hooks and not pips:
+        raise InputError("--pyproject-hooks needs --pip: name the pip releases or candidates to overlay")
+    labels = []
+    for value in pips:
+        if is_release(value) and not hooks:
+            labels.append(value)  # checked and downloaded when the cells are planned
+        else:
+            labels.append(resolve_pip(value, wheelhouse, hooks=hooks).label)
+    return labels

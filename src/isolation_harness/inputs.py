@@ -1,0 +1,64 @@
+"""What a cell installs, resolved on the host before anything runs: one job, one place.
+
+Each (scenario, Python, frontend) is resolved once into the wheel directory; a cell then carries a
+:class:`CellInputs` and never goes back to the wheel directory while it runs or is recorded.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from isolation_harness import frontends
+from isolation_harness.matrix import Cell
+from isolation_harness.pyproject import build_requirements
+from isolation_harness.scenario import Scenario
+from isolation_harness.wheelhouse import Artifact, Wheelhouse
+
+
+@dataclass(frozen=True)
+class CellInputs:
+    wheelhouse: Path  # the folder the cell sees (read-only)
+    pip_wheel: Path
+    pip: Artifact
+    pip_source: str | dict[str, Any]  # "pypi", or where a candidate came from
+    artifacts: tuple[Artifact, ...]  # everything the cell could install, pip first (empty if it did not run)
+    hidden: tuple[str, ...]  # wheels whose Requires-Python excludes the cell's Python
+
+
+class InputResolver:
+    def __init__(self, wheelhouse: Wheelhouse) -> None:
+        self.wheelhouse = wheelhouse
+        self._groups: dict[tuple[str, str, str], list[Path]] = {}
+        self._lock = threading.Lock()
+
+    def for_cell(self, cell: Cell, scenario: Scenario) -> CellInputs:
+        house = self.wheelhouse
+        pip_wheel = house.pip_wheel(cell.pip)
+        pip = house.artifact(pip_wheel)
+        used: tuple[Artifact, ...] = ()
+        hidden: tuple[str, ...] = ()
+        if cell.not_applicable is None:
+            used = (pip, *(house.artifact(p) for p in self._resolved(cell, scenario)))
+            hidden = tuple(house.hidden_from(cell.python))
+        return CellInputs(house.root, pip_wheel, pip, house.provenance(cell.pip) or "pypi", used, hidden)
+
+    def _resolved(self, cell: Cell, scenario: Scenario) -> list[Path]:
+        key = (scenario.name, cell.python, cell.frontend)
+        with self._lock:
+            if key not in self._groups:
+                self._groups[key] = self._resolve(cell, scenario)
+            return self._groups[key]
+
+    def _resolve(self, cell: Cell, scenario: Scenario) -> list[Path]:
+        # Each group is resolved on its own: the host may hold an older release of a build
+        # requirement (pip #7778, #6264), which one resolution could not satisfy together.
+        house = self.wheelhouse
+        groups = [build_requirements(scenario), list(scenario.project.index), *scenario.host_requirement_groups]
+        groups.append(list(frontends.get(cell.frontend).requirements))
+        found = [house.probe_wheel(), *house.sdists(scenario.project.sdists)]
+        for group in groups:
+            found += [p for p in house.requirements(group, cell.python) if p not in found]
+        return found

@@ -1,0 +1,32 @@
+"""The placeholders a cell fills in a scenario's text, and checking that text uses only those."""
+
+from __future__ import annotations
+
+import string
+
+from isolation_harness._strict import Node
+
+# Placeholders the cell fills in; anything else in braces is a mistake in the scenario.
+# {path}: the PATH the frontend would get, for an `env` step that puts a folder before it.
+PLACEHOLDERS = frozenset({"target", "project_url", "project_dir", "cell", "run", "wheelhouse", "path"})
+
+
+def placeheld_list(node: Node) -> tuple[str, ...]:
+    """A list of strings that may use placeholders."""
+    items = node.texts()
+    for i, item in enumerate(items):
+        check_placeholders(node.child(i, item), item)
+    return items
+
+
+def check_placeholders(node: Node, text: str) -> None:
+    try:
+        names = {name for _, name, _, _ in string.Formatter().parse(text) if name is not None}
+    except ValueError as exc:
+        node.fail(f"bad braces in '{text}': {exc}", "write '{{' and '}}' for literal braces")
+    unknown = names - PLACEHOLDERS
+    if unknown:
+        node.fail(
+            f"unknown placeholder {{{sorted(unknown)[0]}}}",
+            f"placeholders are {', '.join('{' + p + '}' for p in sorted(PLACEHOLDERS))}",
+        )

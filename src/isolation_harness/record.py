@@ -1,0 +1,197 @@
+"""A cell's record, typed: what every reader of a run folder (report, compare, merge, replay, repro,
+resume) reads, and the one JSON shape written to ``results.jsonl``.
+
+``to_json`` writes exactly the keys records have always had, so run folders made before this type
+existed read back unchanged (``from_json`` fills what older records lack) and tools that read the JSON
+themselves see no difference. A record of a newer format than this harness knows is refused with the
+fix, never half-read.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from isolation_harness.engines.base import EngineInfo
+from isolation_harness.errors import InputError
+from isolation_harness.evidence import RunFacts
+from isolation_harness.wheelstore import Artifact
+
+RECORD_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One run (control or experiment) of a cell: the facts, and where its log and probe reports are
+    (relative to the run folder)."""
+
+    facts: RunFacts
+    log: str
+    probe_dir: str
+
+    def to_json(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self.facts)
+        data.update(log=self.log, probe_dir=self.probe_dir)
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> RunRecord:
+        known = {f.name for f in dataclasses.fields(RunFacts)}
+        values: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items() if k in known}
+        defaults: dict[str, Any] = {"exit_code": None, "error": None, "timed_out": False, "duration": 0.0}
+        facts = RunFacts(**{"hook_processes": 0, **defaults, **values})
+        return cls(facts, str(data.get("log", "")), str(data.get("probe_dir", "")))
+
+
+@dataclass(frozen=True)
+class PipUsed:
+    version: str  # the axis value: a release, or a candidate's label
+    source: str | dict[str, Any]  # "pypi", or a candidate's kind, origin, commit and overlay
+    wheel: str | None
+    sha256: str | None
+
+
+@dataclass(frozen=True)
+class Ran:
+    """What only a cell that ran has (a not-applicable cell has none of it)."""
+
+    pip_version_output: str | None
+    git_version: str | None
+    driver_log: str
+
+
+@dataclass(frozen=True)
+class CellRecord:
+    run_id: str
+    cell: str  # scenario/pyX.Y/pipV/frontend
+    scenario: str
+    scenario_sha256: str
+    project_sha256: str | None
+    python: str  # the axis value
+    python_exact: str | None
+    pip: PipUsed
+    frontend: str
+    engine: EngineInfo
+    expected: str | None
+    artifacts: tuple[Artifact, ...]
+    not_applicable: str | None
+    verdict: str
+    match: bool
+    reasons: tuple[str, ...]
+    control: RunRecord | None
+    experiment: RunRecord | None
+    started: str
+    finished: str
+    duration: float
+    ran: Ran | None = None
+    repeats: tuple[str, ...] | None = None  # the verdict of each repeat (--repeat N)
+    harness_version: str = ""
+    format: int = RECORD_FORMAT
+    extra: Mapping[str, Any] = field(default_factory=dict)  # keys this harness does not know, kept
+
+    @property
+    def pip_version(self) -> str:
+        return self.pip.version
+
+    def run(self, name: str) -> RunRecord | None:
+        return self.control if name == "control" else self.experiment if name == "experiment" else None
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = dict(self.extra)
+        data.update(
+            format=self.format,
+            harness_version=self.harness_version,
+            run_id=self.run_id,
+            cell=self.cell,
+            scenario=self.scenario,
+            scenario_sha256=self.scenario_sha256,
+            project_sha256=self.project_sha256,
+            python={"axis": self.python, "exact": self.python_exact},
+            pip=dataclasses.asdict(self.pip),
+            frontend=self.frontend,
+            engine=dataclasses.asdict(self.engine),
+            expected=self.expected,
+            artifacts=[dataclasses.asdict(a) for a in self.artifacts],
+            not_applicable=self.not_applicable,
+            verdict=self.verdict,
+            match=self.match,
+            reasons=list(self.reasons),
+            control=self.control.to_json() if self.control else None,
+            experiment=self.experiment.to_json() if self.experiment else None,
+            started=self.started,
+            finished=self.finished,
+            duration=self.duration,
+        )
+        if self.ran is not None:
+            data.update(dataclasses.asdict(self.ran))
+        if self.repeats is not None:
+            data["repeats"] = list(self.repeats)
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any], *, where: str = "record") -> CellRecord:
+        version = data.get("format", 1)
+        if not isinstance(version, int) or version > RECORD_FORMAT:
+            raise InputError(
+                f"{where}: record format {version!r} is newer than this harness reads ({RECORD_FORMAT}); "
+                "upgrade isolation-harness to read it"
+            )
+        try:
+            return cls._parse(data)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise InputError(
+                f"{where}: not a cell record this harness can read ({type(exc).__name__}: {exc})"
+            ) from None
+
+    @classmethod
+    def _parse(cls, data: Mapping[str, Any]) -> CellRecord:
+        known = {f.name for f in dataclasses.fields(cls)} | {"pip_version_output", "git_version", "driver_log"}
+        pip, python = data["pip"], data["python"]
+        engine_fields = {f.name for f in dataclasses.fields(EngineInfo)}
+        engine = {k: v for k, v in data["engine"].items() if k in engine_fields}
+        engine["notes"] = tuple(engine.get("notes", ()))
+        runs = {name: RunRecord.from_json(data[name]) if data.get(name) else None for name in ("control", "experiment")}
+        return cls(
+            run_id=data["run_id"],
+            cell=data["cell"],
+            scenario=data["scenario"],
+            scenario_sha256=data.get("scenario_sha256", ""),
+            project_sha256=data.get("project_sha256"),
+            python=python["axis"],
+            python_exact=python.get("exact"),
+            pip=PipUsed(pip["version"], pip.get("source", "pypi"), pip.get("wheel"), pip.get("sha256")),
+            frontend=data.get("frontend", "pip"),
+            engine=EngineInfo(**engine),
+            expected=data.get("expected"),
+            artifacts=tuple(Artifact(a["file"], a["sha256"]) for a in data.get("artifacts", [])),
+            not_applicable=data.get("not_applicable"),
+            verdict=data["verdict"],
+            match=bool(data["match"]),
+            reasons=tuple(data.get("reasons", ())),
+            control=runs["control"],
+            experiment=runs["experiment"],
+            started=data.get("started", ""),
+            finished=data.get("finished", ""),
+            duration=float(data.get("duration", 0.0)),
+            ran=Ran(data.get("pip_version_output"), data.get("git_version"), data["driver_log"])
+            if "driver_log" in data
+            else None,
+            repeats=tuple(data["repeats"]) if "repeats" in data else None,
+            harness_version=data.get("harness_version", ""),
+            format=data.get("format", 1),
+            extra={k: v for k, v in data.items() if k not in known and k not in ("python", "pip", "engine")},
+        )
+
+
+def combine_repeats(runs: Sequence[CellRecord]) -> CellRecord:
+    """One record from the repeats of a cell: `flaky` when their verdicts differ."""
+    first = runs[0]
+    if len(runs) == 1:
+        return first
+    verdicts = tuple(r.verdict for r in runs)
+    if len(set(verdicts)) == 1:
+        return dataclasses.replace(first, repeats=verdicts)
+    reason = f"verdicts differ between {len(runs)} repeats: {', '.join(verdicts)}"
+    return dataclasses.replace(first, repeats=verdicts, verdict="flaky", match=False, reasons=(reason,))

@@ -1,0 +1,151 @@
+"""Contamination steps: what a scenario does to the host before the experiment, one type per kind.
+
+Each kind has its dataclass and its reader, in one table keyed by the kind as written in the scenario
+file (the cell driver likewise has one function per kind).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+from isolation_harness._strict import Node
+from isolation_harness.placeholders import check_placeholders, placeheld_list
+
+MODULE_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+ENV_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+PTH_RE = re.compile(r"^[A-Za-z0-9_.-]+\.pth$")
+
+INSTALL_PLACES = ("host", "user", "base")
+
+
+@dataclass(frozen=True)
+class Install:
+    """Install requirements (from the wheel directory) into the host environment, the user
+    site-packages (pip #5224) or the base interpreter's site-packages (pip #6264; docker engine only,
+    where the base is thrown away with the container)."""
+
+    requirements: tuple[str, ...]
+    into: Literal["host", "user", "base"] = "host"
+    kind: Literal["install"] = "install"
+
+
+@dataclass(frozen=True)
+class VenvConfig:
+    """Change the host venv's pyvenv.cfg: `include-system-site-packages = true` (pip #6264)."""
+
+    system_site_packages: bool
+    kind: Literal["venv-config"] = "venv-config"
+
+
+@dataclass(frozen=True)
+class EditableFinder:
+    """An editable install of ``module`` by a MetaPathFinder put first on sys.meta_path from a .pth
+    file, pointing at a copy of the project: the set-up of pip #11812."""
+
+    module: str
+    kind: Literal["editable-finder"] = "editable-finder"
+
+
+@dataclass(frozen=True)
+class PthFile:
+    """A .pth file in the host site-packages; its lines run at every interpreter start."""
+
+    name: str
+    lines: tuple[str, ...]
+    kind: Literal["pth"] = "pth"
+
+
+@dataclass(frozen=True)
+class EnvVars:
+    """Environment variables set for the experiment run."""
+
+    variables: tuple[tuple[str, str], ...]
+    kind: Literal["env"] = "env"
+
+
+@dataclass(frozen=True)
+class PipConfig:
+    """A user-level pip configuration file (``$XDG_CONFIG_HOME/pip/pip.conf``)."""
+
+    sections: tuple[tuple[str, tuple[tuple[str, str], ...]], ...]
+    kind: Literal["pip-config"] = "pip-config"
+
+
+Step = Install | EditableFinder | PthFile | EnvVars | PipConfig | VenvConfig
+
+
+def _install(body: Node) -> Install:
+    if isinstance(body.value, list):
+        return Install(requirements=body.texts())
+    f = body.mapping(required=("requirements",), optional=("into",))
+    into = f["into"].choice(INSTALL_PLACES) if "into" in f else "host"
+    return Install(requirements=f["requirements"].texts(), into=into)  # type: ignore[arg-type]
+
+
+def _editable_finder(body: Node) -> EditableFinder:
+    module = body.mapping(required=("module",))["module"].text()
+    if not MODULE_RE.match(module):
+        body.child("module", module).fail(f"'{module}' is not a module name")
+    return EditableFinder(module=module)
+
+
+def _pth(body: Node) -> PthFile:
+    f = body.mapping(required=("name", "lines"))
+    pth_name = f["name"].text()
+    if not PTH_RE.match(pth_name):
+        f["name"].fail(f"'{pth_name}' must be a plain file name ending in .pth")
+    return PthFile(name=pth_name, lines=placeheld_list(f["lines"]))
+
+
+def _env(body: Node) -> EnvVars:
+    variables = body.text_mapping()
+    for key, value in variables.items():
+        if not ENV_RE.match(key):
+            body.child(key, value).fail(f"'{key}' is not an environment variable name")
+        check_placeholders(body.child(key, value), value)
+    return EnvVars(variables=tuple(sorted(variables.items())))
+
+
+def _pip_config(body: Node) -> PipConfig:
+    if not isinstance(body.value, Mapping) or not body.value:
+        body.fail("expected a mapping of pip config sections, such as {global: {target: '{target}'}}")
+    sections: list[tuple[str, tuple[tuple[str, str], ...]]] = []
+    for section, values in body.value.items():
+        child = body.child(str(section), values)
+        settings = child.text_mapping()
+        for value in settings.values():
+            check_placeholders(child, value)
+        sections.append((str(section), tuple(sorted(settings.items()))))
+    return PipConfig(sections=tuple(sections))
+
+
+def _venv_config(body: Node) -> VenvConfig:
+    f = body.mapping(required=("system-site-packages",))
+    flag = f["system-site-packages"].value
+    if not isinstance(flag, bool):
+        f["system-site-packages"].fail("expected true or false")
+    return VenvConfig(system_site_packages=flag)
+
+
+# In the order error messages list them.
+READERS: dict[str, Callable[[Node], Step]] = {
+    "install": _install,
+    "editable-finder": _editable_finder,
+    "pth": _pth,
+    "env": _env,
+    "pip-config": _pip_config,
+    "venv-config": _venv_config,
+}
+STEP_KINDS = tuple(READERS)
+
+
+def read_step(node: Node) -> Step:
+    """One contamination step: a mapping with exactly one key, the step's kind."""
+    if not isinstance(node.value, Mapping) or len(node.value) != 1:
+        node.fail("each contamination step is a mapping with exactly one key", f"one of: {', '.join(STEP_KINDS)}")
+    (kind,) = node.value
+    body = node.mapping(optional=STEP_KINDS)[kind]
+    return READERS[kind](body)

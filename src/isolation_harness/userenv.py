@@ -1,0 +1,126 @@
+"""The user's environment as diagnose reads it (never writes): its interpreter, pip, .pth files and
+the pip settings that reach a build-dependency install, and where each host entry in a build came from."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from isolation_harness.errors import InputError
+from isolation_harness.evidence import RunFacts
+
+# pip settings that reach the pip subprocess installing build dependencies (pip #11275, #12744, #9404)
+REACHING_SETTINGS = (
+    "constraint",
+    "target",
+    "no-deps",
+    "prefix",
+    "user",
+    "no-build-isolation",
+    "only-binary",
+    "no-binary",
+    "require-hashes",
+    "root",
+    "home",
+)
+
+
+# The user's environment is only read: no bytecode written into it, no self-check of pip's version.
+HANDS_OFF = {"PYTHONDONTWRITEBYTECODE": "1", "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+
+
+@dataclass(frozen=True)
+class UserEnv:
+    python: str
+    version: str
+    pip: str
+    purelib: str
+    user_site: str
+    pth_files: dict[str, list[str]]  # path -> lines
+    has_build: bool = False
+
+
+def inspect_env(python: str) -> UserEnv:
+    code = (
+        "import json, site, sys, sysconfig, os\n"
+        "import pip\n"
+        "pure = sysconfig.get_paths()['purelib']\n"
+        "dirs = [pure, site.getusersitepackages()] + [p for p in sys.path if p.endswith('-packages')]\n"
+        "pth = {}\n"
+        "for d in dict.fromkeys(dirs):\n"
+        "    if os.path.isdir(d):\n"
+        "        for n in sorted(os.listdir(d)):\n"
+        "            if n.endswith('.pth'):\n"
+        "                p = os.path.join(d, n)\n"
+        "                pth[p] = open(p, errors='replace').read().splitlines()\n"
+        "import importlib.util\n"
+        "print(json.dumps({'version': '.'.join(map(str, sys.version_info[:3])), 'pip': pip.__version__,\n"
+        "  'build': importlib.util.find_spec('build') is not None,\n"
+        "  'purelib': pure, 'user_site': site.getusersitepackages(), 'pth': pth}))\n"
+    )
+    try:
+        proc = subprocess.run(
+            [python, "-c", code],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
+            env=dict(os.environ, **HANDS_OFF),
+        )
+    except OSError as exc:
+        raise InputError(f"--env-python {python}: cannot run it ({exc.strerror})") from None
+    if proc.returncode != 0:
+        raise InputError(
+            f"--env-python {python}: has no working pip ({(proc.stderr.strip().splitlines() or ['?'])[-1]})"
+        )
+    data = json.loads(proc.stdout)
+    return UserEnv(python, data["version"], data["pip"], data["purelib"], data["user_site"], data["pth"], data["build"])
+
+
+def trace(facts: RunFacts, env: UserEnv) -> list[str]:
+    """Each host finder, path hook and path entry, traced to the .pth file or variable that brought it."""
+    lines = []
+    for entry in (*facts.foreign_finders, *facts.foreign_path_hooks):
+        module_file = entry.rsplit("(", 1)[-1].rstrip(")")
+        module = Path(module_file).stem
+        sources = [p for p, lines_ in env.pth_files.items() if any(module in line for line in lines_)]
+        origin = f"installed by {', '.join(sources)}" if sources else "origin not found in any .pth file"
+        lines.append(f"{entry}: {origin}")
+    from_variable = pythonpath()
+    for entry in facts.foreign_paths:
+        if entry in from_variable:
+            lines.append(f"sys.path entry {entry}: from the PYTHONPATH environment variable")
+        else:
+            sources = [p for p, lines_ in env.pth_files.items() if entry in lines_]
+            lines.append(
+                f"sys.path entry {entry}: " + (f"listed in {', '.join(sources)}" if sources else "origin unknown")
+            )
+    return lines
+
+
+def pip_settings(env: UserEnv) -> list[str]:
+    """User pip settings (config files and PIP_* variables) that reach the build-dependency install."""
+    found = [
+        f"{k}={v} (environment)"
+        for k, v in sorted(os.environ.items())
+        if k.startswith("PIP_") and k[4:].lower().replace("_", "-") in REACHING_SETTINGS
+    ]
+    proc = subprocess.run(
+        [env.python, "-m", "pip", "config", "list"],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=dict(os.environ, **HANDS_OFF),
+    )
+    for line in proc.stdout.splitlines():
+        key, _, value = line.partition("=")
+        if key.split(".")[-1] in REACHING_SETTINGS:
+            found.append(f"{key}={value} (pip config)")
+    return found
+
+
+def pythonpath() -> list[str]:
+    return [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]

@@ -1,0 +1,64 @@
+"""Build and host requirements fetched into the wheel directory, resolved for the cell's Python."""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+
+from isolation_harness.wheelstore import WheelStore
+
+
+def wheels_for(store: WheelStore, requirements: Iterable[str], python: str) -> list[Path]:
+    """Wheels for the requirements, resolved for the target Python: newest releases of build
+    tools dropped old Pythons, so resolving with the host's Python would pick unusable ones."""
+    reqs = sorted(set(requirements))
+    if not reqs:
+        return []
+    # `pip download --python-version 3.8` still evaluates python_full_version markers with the
+    # running interpreter (build's `importlib-metadata; python_full_version < "3.10.2"` would be
+    # left out), so the target interpreter resolves when this machine has one with pip.
+    target = _interpreter_with_pip(python)
+    args = ["--only-binary=:all:", *reqs]
+    if target is None:
+        args = ["--only-binary=:all:", "--python-version", python, "--implementation", "cp", *reqs]
+    files = store.download(
+        args,
+        key=f"py{python}{'' if target is None else '+own'}:" + ";".join(reqs),
+        failure=f"build requirements {', '.join(reqs)} could not be resolved for Python {python}",
+        python=target,
+    )
+    return [store.root / f for f in files]
+
+
+def sdists_for(store: WheelStore, requirements: Iterable[str]) -> list[Path]:
+    """Source distributions (no dependencies) for scenarios that build from source, such as a
+    self-hosting backend under --no-binary (seed 003)."""
+    reqs = sorted(set(requirements))
+    if not reqs:
+        return []
+    files = store.download(
+        ["--no-binary=:all:", "--no-deps", "--no-build-isolation", *reqs],
+        key="sdist:" + ";".join(reqs),
+        failure=f"source distributions {', '.join(reqs)} could not be downloaded",
+    )
+    return [store.root / f for f in files]
+
+
+def _interpreter_with_pip(python: str) -> Path | None:
+    """This machine's interpreter for ``python`` if it can run pip, else None."""
+    from isolation_harness.engines.local import find_interpreter
+
+    exe = find_interpreter(python)
+    if exe is None:
+        return None
+    with _PIP_CHECK_LOCK:
+        if exe not in _PIP_CHECKED:
+            proc = subprocess.run([str(exe), "-I", "-m", "pip", "--version"], capture_output=True, check=False)
+            _PIP_CHECKED[exe] = proc.returncode == 0
+    return exe if _PIP_CHECKED[exe] else None
+
+
+_PIP_CHECKED: dict[Path, bool] = {}
+_PIP_CHECK_LOCK = threading.Lock()

@@ -1,0 +1,61 @@
+"""What one Python sees of the wheel directory: the wheels whose Requires-Python admits it."""
+
+from __future__ import annotations
+
+import threading
+import zipfile
+from email.parser import Parser
+from pathlib import Path
+
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.version import Version
+
+
+def read_requires_python(wheel: Path) -> str:
+    """The Requires-Python of a wheel's METADATA ('' when it has none); fails on a broken wheel."""
+    with zipfile.ZipFile(wheel) as zf:
+        name = next(n for n in zf.namelist() if n.endswith(".dist-info/METADATA"))
+        meta = Parser().parsestr(zf.read(name).decode("utf-8"))
+    return meta.get("Requires-Python") or ""
+
+
+class WheelView:
+    """The per-Python view of a folder of wheels, reading each wheel's Requires-Python once."""
+
+    def __init__(self, root: Path, lock: threading.Lock) -> None:
+        self._root = root
+        self._lock = lock  # the wheel store's: see wheelstore.py
+        self._requires: dict[str, str] = {}
+
+    def requires_python(self, wheel: Path) -> SpecifierSet:
+        """The Pythons a wheel (a pip release's) installs on; fails on a broken wheel or specifier."""
+        return SpecifierSet(read_requires_python(wheel))
+
+    def hidden_from(self, python: str) -> list[str]:
+        """The wheels whose Requires-Python excludes ``python``.
+
+        An index page tells pip a file's Requires-Python (data-requires-python) before it picks it; a
+        flat wheel directory cannot, and pip before 20.3 would then take a newer release that refuses
+        the interpreter ("requires a different Python") where PyPI would have served an older one. The
+        driver shows each cell a view of the directory without these files, as the index would.
+        """
+        version = Version(f"{python}.99")
+        hidden = []
+        for path in sorted(self._root.glob("*.whl")):
+            spec = self._wheel_requires_python(path)
+            if spec is not None and not spec.contains(version, prereleases=True):
+                hidden.append(path.name)
+        return hidden
+
+    def _wheel_requires_python(self, path: Path) -> SpecifierSet | None:
+        with self._lock:
+            if path.name not in self._requires:
+                try:
+                    self._requires[path.name] = read_requires_python(path)
+                except (OSError, StopIteration, zipfile.BadZipFile, UnicodeDecodeError):
+                    self._requires[path.name] = ""
+            text = self._requires[path.name]
+        try:
+            return SpecifierSet(text) if text else None
+        except InvalidSpecifier:
+            return None

@@ -1,0 +1,104 @@
+"""Golden records: the records of a fixed set of cells, taken before the typed redesign (issue 15).
+
+The same cells run again through the command line must give equal records, apart from timings, ids
+and temporary paths (``normalize``). The data was captured from the code at a3dcb9f with
+``python -m tests.golden_records RUN_DIR...``, from the three runs in ``RUNS`` (every scenario; Pythons 3.8,
+3.11 and 3.13; pips 19.3.1 to 26.3; all four frontends; both engines).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).parent / "golden"
+DATA = HERE / "records.jsonl"
+
+# (group, engine, command-line narrowing); every scenario of the catalogue runs in each group.
+RUNS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    (
+        "docker-newest",
+        "docker",
+        ("--python", "3.11", "--pip", "26.3", *(f"--frontend={f}" for f in ("pip", "pip-venv", "build", "uv"))),
+    ),
+    ("docker-older", "docker", ("--python", "3.8", "--pip", "19.3.1", "--pip", "21.3.1", "--pip", "23.0.1")),
+    ("local", "local", ("--python", "3.13", "--pip", "25.0", "--frontend", "pip", "--frontend", "uv")),
+)
+# Facts that differ between two runs of the same cell: when it ran, how long, and which image id
+# the machine's engine gave the same recipe.
+_DROPPED = ("run_id", "started", "finished", "duration")
+# Random parts of temporary paths: tempfile's names, pip's and uv's build folders, the local
+# engine's cell folder, pip's per-requirement unpack folders, uv's git checkout keys.
+_PREFIXES = (
+    "ih-cell",
+    "pip-build-env",
+    "build-env",
+    "pip-install",
+    "pip-target",
+    "pip-req-build",
+    "pip-wheel",
+    "pip-ephem-wheel-cache",
+    "pip-modern-metadata",
+    "pip-unpack",
+    "pip-standalone-pip",
+    "pip-build-tracker",
+)
+_RANDOM = (
+    (re.compile(rf"\b({'|'.join(_PREFIXES)})-[a-z0-9_]{{8}}"), r"\1-X"),
+    (re.compile(r"\btmp[a-z0-9_]{8}\b"), "tmpX"),
+    (re.compile(r"\.tmp[A-Za-z0-9]{6}\b"), ".tmpX"),
+    (re.compile(r"_[0-9a-f]{32}\b"), "_X"),
+    (re.compile(r"checkouts/[0-9a-f]{16}/"), "checkouts/X/"),
+)
+
+
+def _scrub(value: Any) -> Any:
+    if isinstance(value, str):
+        for pattern, replacement in _RANDOM:
+            value = pattern.sub(replacement, value)
+        return value
+    if isinstance(value, list):
+        return [_scrub(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _scrub(v) for k, v in value.items()}
+    return value
+
+
+def normalize(record: dict[str, Any], group: str) -> dict[str, Any]:
+    data = {k: v for k, v in record.items() if k not in _DROPPED}
+    for run in ("control", "experiment"):
+        if isinstance(data.get(run), dict):
+            data[run] = {k: v for k, v in data[run].items() if k != "duration"}
+    if isinstance(data.get("engine"), dict):
+        data["engine"] = {k: v for k, v in data["engine"].items() if k != "image_id"}
+    scrubbed: dict[str, Any] = _scrub(data)
+    scrubbed["golden_group"] = group
+    return scrubbed
+
+
+def normalized_runs(folders: Iterable[tuple[str, Path]]) -> dict[str, dict[str, Any]]:
+    """``(group, run folder)`` pairs to normalised records keyed by ``group:cell``."""
+    found: dict[str, dict[str, Any]] = {}
+    for group, folder in folders:
+        for line in (folder / "results.jsonl").read_text().splitlines():
+            if line.strip():
+                record = normalize(json.loads(line), group)
+                found[f"{group}:{record['cell']}"] = record
+    return found
+
+
+def load() -> dict[str, dict[str, Any]]:
+    records = [json.loads(line) for line in DATA.read_text().splitlines() if line.strip()]
+    return {f"{r['golden_group']}:{r['cell']}": r for r in records}
+
+
+def save(records: dict[str, dict[str, Any]]) -> None:
+    DATA.write_text("".join(json.dumps(records[key], sort_keys=True) + "\n" for key in sorted(records)))
+
+
+if __name__ == "__main__":  # python -m tests.golden_records GROUP=RUN_DIR ...
+    save(normalized_runs((arg.split("=", 1)[0], Path(arg.split("=", 1)[1])) for arg in sys.argv[1:]))
