@@ -46,6 +46,27 @@ def wheelhouse() -> Wheelhouse:
     return Wheelhouse(Path(os.environ.get("ISOLATION_HARNESS_WHEELHOUSE") or default_location()))
 
 
+@pytest.fixture(scope="session")
+def golden_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The golden cells (tests/golden_records.RUNS), run once per session through the command line a
+    user runs: the golden-record test compares them, the catalogue's end-to-end tests read them."""
+    from isolation_harness.engines.docker import daemon_answers
+
+    from . import golden_records
+
+    require_engine("docker", daemon_answers())
+    out = tmp_path_factory.mktemp("golden")
+    scenarios = [arg for path in sorted(SCENARIOS.glob("*.yaml")) for arg in ("--scenario", path.stem)]
+    folders = {}
+    for group, engine, narrowing in golden_records.RUNS:
+        argv = [sys.executable, "-m", "isolation_harness", "run", *scenarios, "--engine", engine, *narrowing]
+        argv += ["--jobs", "2", "--out", str(out / group)]
+        done = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, check=False)
+        assert done.returncode == 0, done.stderr[-3000:]
+        (folders[group],) = (out / group).iterdir()
+    return folders
+
+
 @pytest.fixture
 def scenario_file(tmp_path: Path) -> Callable[[str, str], Path]:
     """Write a scenario YAML text to ``<tmp>/scenarios/<name>.yaml``."""

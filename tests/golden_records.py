@@ -25,13 +25,17 @@ RUNS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
         "docker",
         ("--python", "3.11", "--pip", "26.3", *(f"--frontend={f}" for f in ("pip", "pip-venv", "build", "uv"))),
     ),
-    ("docker-older", "docker", ("--python", "3.8", "--pip", "19.3.1", "--pip", "21.3.1", "--pip", "23.0.1")),
+    (
+        "docker-older",
+        "docker",
+        ("--python", "3.8", "--pip", "19.3.1", "--pip", "21.3.1", "--pip", "23.0.1", "--frontend", "pip"),
+    ),
     ("local", "local", ("--python", "3.13", "--pip", "25.0", "--frontend", "pip", "--frontend", "uv")),
 )
 # Facts that differ between two runs of the same cell: when it ran, how long, and which image id
 # the machine's engine gave the same recipe.
 _DROPPED = ("run_id", "started", "finished", "duration")
-# Random parts of temporary paths: tempfile's names, pip's and uv's build folders, the local
+# Random parts of temporary paths, and process ids: tempfile's names, pip's and uv's build folders, the local
 # engine's cell folder, pip's per-requirement unpack folders, uv's git checkout keys.
 _PREFIXES = (
     "ih-cell",
@@ -53,6 +57,9 @@ _RANDOM = (
     (re.compile(r"\.tmp[A-Za-z0-9]{6}\b"), ".tmpX"),
     (re.compile(r"_[0-9a-f]{32}\b"), "_X"),
     (re.compile(r"checkouts/[0-9a-f]{16}/"), "checkouts/X/"),
+    # Process ids: one process more or less started anywhere before a build (pip's own helpers, the
+    # container's) shifts them; which steps fired in how many processes is still compared.
+    (re.compile(r"\(pid \d+\)"), "(pid X)"),
 )
 
 

@@ -11,16 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from isolation_harness import runner
-from isolation_harness.engines.docker import DockerEngine, daemon_answers
 from isolation_harness.evidence import RunFacts
-from isolation_harness.matrix import Matrix
 from isolation_harness.record import CellRecord
-from isolation_harness.runner import RunRequest
-from isolation_harness.scenario import load_scenario
-from isolation_harness.wheelhouse import Wheelhouse
+from isolation_harness.runfolder import RunFolder
 
-from .conftest import SCENARIOS, require_engine
 from .test_catalogue import REQUIRED
 
 pytestmark = [pytest.mark.engine, pytest.mark.docker]
@@ -29,46 +23,17 @@ pytestmark = [pytest.mark.engine, pytest.mark.docker]
 CATALOGUE = sorted(REQUIRED - {"metapath", "vcs-target"})
 
 
-def replay(
-    names: list[str],
-    matrix: Matrix,
-    wheelhouse: Wheelhouse,
-    out: Path,
-    *,
-    python: str,
-    pips: list[str],
-    frontends: list[str],
-) -> dict[str, CellRecord]:
-    require_engine("docker", daemon_answers())
-    engine = DockerEngine()
-    scenarios = [load_scenario(SCENARIOS / f"{name}.yaml") for name in names]
-    request = RunRequest(
-        scenarios,
-        matrix,
-        engine,
-        wheelhouse,
-        out,
-        pythons=[python],
-        pips=pips,
-        frontends=frontends,
-        jobs=2,
-        applicable_only=True,
-    )
-    result = runner.run(request)
-    return {r.cell: r for r in result.records}
+def replay(golden_runs: dict[str, Path], group: str, names: list[str]) -> dict[str, CellRecord]:
+    """The applicable cells of these scenarios in one of the golden runs (tests/golden_records.py):
+    the same docker cells, run once a session through the command line."""
+    records = RunFolder(golden_runs[group]).records()
+    return {r.cell: r for r in records if r.scenario in names and r.not_applicable is None}
 
 
 @pytest.fixture(scope="module")
-def newest(matrix: Matrix, wheelhouse: Wheelhouse, tmp_path_factory: pytest.TempPathFactory) -> dict[str, CellRecord]:
-    return replay(
-        CATALOGUE,
-        matrix,
-        wheelhouse,
-        tmp_path_factory.mktemp("newest"),
-        python="3.11",
-        pips=["26.3"],
-        frontends=["pip", "pip-venv", "build", "uv"],
-    )
+def newest(golden_runs: dict[str, Path]) -> dict[str, CellRecord]:
+    # Python 3.11, pip 26.3, all four frontends.
+    return replay(golden_runs, "docker-newest", CATALOGUE)
 
 
 def cell(
@@ -157,16 +122,9 @@ def test_the_copy_that_built_is_the_intended_one(newest: dict[str, CellRecord]) 
 
 
 @pytest.fixture(scope="module")
-def older(matrix: Matrix, wheelhouse: Wheelhouse, tmp_path_factory: pytest.TempPathFactory) -> dict[str, CellRecord]:
-    return replay(
-        ["user-site", "self-hosting-backend", "system-site-packages"],
-        matrix,
-        wheelhouse,
-        tmp_path_factory.mktemp("older"),
-        python="3.8",
-        pips=["19.3.1", "21.3.1", "23.0.1"],
-        frontends=["pip"],
-    )
+def older(golden_runs: dict[str, Path]) -> dict[str, CellRecord]:
+    # Python 3.8, pips 19.3.1, 21.3.1 and 23.0.1, pip's frontend.
+    return replay(golden_runs, "docker-older", ["user-site", "self-hosting-backend", "system-site-packages"])
 
 
 def test_older_pips_differ(older: dict[str, CellRecord]) -> None:

@@ -8,38 +8,19 @@ before the redesign, apart from timings, ids and temporary paths.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from isolation_harness.engines.docker import daemon_answers
-
 from . import golden_records
-from .conftest import ROOT, SCENARIOS, require_engine
 
 pytestmark = [pytest.mark.engine, pytest.mark.docker]
 
 
-def _run(group: str, engine: str, narrowing: tuple[str, ...], out: Path) -> Path:
-    scenarios = [arg for path in sorted(SCENARIOS.glob("*.yaml")) for arg in ("--scenario", path.stem)]
-    argv = [sys.executable, "-m", "isolation_harness", "run", *scenarios, "--engine", engine]
-    argv += [*narrowing, "--jobs", "2", "--out", str(out / group)]
-    done = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, env=dict(os.environ), check=False)
-    assert done.returncode == 0, done.stderr[-3000:]
-    (folder,) = (out / group).iterdir()
-    return folder
-
-
 @pytest.fixture(scope="module")
-def after(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
-    require_engine("docker", daemon_answers())
-    out = tmp_path_factory.mktemp("golden")
-    folders = [(group, _run(group, engine, narrowing, out)) for group, engine, narrowing in golden_records.RUNS]
-    return golden_records.normalized_runs(folders)
+def after(golden_runs: dict[str, Path]) -> dict[str, dict[str, Any]]:
+    return golden_records.normalized_runs(golden_runs.items())
 
 
 def _differences(before: Any, now: Any, where: str = "") -> list[str]:

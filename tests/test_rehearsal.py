@@ -238,6 +238,8 @@ def test_readme_snippet_is_a_workflow_using_the_action() -> None:
     assert "pip" in action[0]["with"]
 
 
+# A real clone, venv and nox install: a real part, so not in the offline unit tier.
+@pytest.mark.engine
 @pytest.mark.rehearsal
 def test_a_misspelled_subcommand_fails_the_rehearsal(tmp_path: Path) -> None:
     """The rehearsal must be able to fail: `nox -s shard` in the plan job (a real clone, venv and nox)."""

@@ -106,25 +106,12 @@ def user_build(
     log = work / "user" / "output.log"
     log.parent.mkdir(parents=True)
     environ = dict(os.environ, ISOLATION_PROBE_DIR=str(probe_dir), **HANDS_OFF)
-    if frontend == "build":
-        # pypa/build installs build requirements with pip in its own venv: the probe wheel reaches it
-        # through PIP_FIND_LINKS (added to, not replacing, a value the user set).
+    chosen = frontends.get(frontend)
+    if chosen.diagnose_find_links_env:
         environ["PIP_FIND_LINKS"] = " ".join(filter(None, [os.environ.get("PIP_FIND_LINKS"), str(wheelhouse.root)]))
-        argv = [env.python, "-m", "build", "--wheel", "--outdir", str(work / "wheels"), str(project)]
-    else:
-        argv = [
-            env.python,
-            "-m",
-            "pip",
-            "wheel",
-            "--no-deps",
-            "--no-cache-dir",
-            "--wheel-dir",
-            str(work / "wheels"),
-            "--find-links",
-            str(wheelhouse.root),
-            offer,
-        ]
+    values = {"target": str(work / "wheels"), "project_dir": str(project), "project_url": offer}
+    values["wheelhouse"] = str(wheelhouse.root)
+    argv = [env.python, "-m", chosen.module, *(arg.format(**values) for arg in chosen.diagnose_user_args)]
     with log.open("wb") as fh:
         fh.write(("$ " + " ".join(argv) + "\n").encode())
         fh.flush()
@@ -185,7 +172,7 @@ def clean_build(
     driver_spec = spec.build(
         spec.ProjectSpec(
             name=name,
-            offer="vcs" if offer_vcs and frontend == "pip" else "path",
+            offer="vcs" if offer_vcs and chosen.offers_vcs else "path",
             files=files,
             binary_files=binary,
         ),
@@ -248,8 +235,11 @@ def run_diagnosis(
     frontend: str = "pip",
 ) -> Diagnosis:
     env = inspect_env(env_python)
-    if frontend == "build" and not env.has_build:
-        raise InputError(f"--frontend build: pypa/build is not installed in {env_python}; pip install build there")
+    module = frontends.get(frontend).module
+    if not env.modules.get(module, False):
+        raise InputError(
+            f"--frontend {frontend}: {module} is not installed in {env_python}; pip install {module} there"
+        )
     python = python or ".".join(env.version.split(".")[:2])
     pip = pip or env.pip
     with tempfile.TemporaryDirectory(prefix="ih-diagnose-") as tmp:

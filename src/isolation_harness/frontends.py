@@ -47,7 +47,14 @@ class Frontend:
     # Inserted into the pip arguments after the subcommand, where every pip command accepts them.
     flags_after_subcommand: tuple[str, ...] = ()
     diagnose: bool = False  # whether `isolation-harness diagnose --frontend` offers it
-    diagnose_args: tuple[str, ...] = ()  # the pip arguments diagnose gives it
+    diagnose_args: tuple[str, ...] = ()  # the pip arguments diagnose gives it in the clean cell
+    # diagnose's build in the user's own environment: its arguments (placeholders: {target},
+    # {project_dir}, {project_url}, {wheelhouse}) and whether the probe wheel reaches the build
+    # requirements through PIP_FIND_LINKS (a frontend that installs them with a pip of its own).
+    diagnose_user_args: tuple[str, ...] = ()
+    diagnose_find_links_env: bool = False
+    offers_vcs: bool = True  # takes a VCS URL (git+file://...), as pip does; else a project folder
+    runs_pip_code: bool = True  # the host's pip (or its code) takes part: `validate` judges a pip patch here
     # How the probe recognises the frontend's hook processes: "pyproject-hooks" (the backend named in
     # pyproject-hooks' environment variables) or "declared-backend" (hooks run as `python -c` without
     # them: the backend the project declares, passed by the cell driver).
@@ -81,6 +88,10 @@ FRONTENDS: dict[str, Frontend] = {
         pips_reason="",
         diagnose=True,
         diagnose_args=DIAGNOSE_PIP_ARGS,
+        diagnose_user_args=(
+            *("wheel", "--no-deps", "--no-cache-dir", "--wheel-dir", "{target}"),
+            *("--find-links", "{wheelhouse}", "{project_url}"),
+        ),
     ),
     "pip-venv": Frontend(
         name="pip-venv",
@@ -108,6 +119,11 @@ FRONTENDS: dict[str, Frontend] = {
         args_template=("--wheel", "--outdir", "{target}", "{project_dir}"),
         diagnose=True,
         diagnose_args=DIAGNOSE_PIP_ARGS,
+        # pypa/build installs build requirements with pip in its own venv: the probe wheel reaches it
+        # through PIP_FIND_LINKS (added to, not replacing, a value the user set).
+        diagnose_user_args=("--wheel", "--outdir", "{target}", "{project_dir}"),
+        diagnose_find_links_env=True,
+        offers_vcs=False,
     ),
     "uv": Frontend(
         name="uv",
@@ -118,6 +134,8 @@ FRONTENDS: dict[str, Frontend] = {
         pips_reason="",
         newest_pip_only=True,
         newest_pip_reason="uv does not use pip",
+        offers_vcs=False,
+        runs_pip_code=False,
         # Offline against the wheel directory, never downloading an interpreter, and without a shared
         # cache: uv would reuse the control's built wheel in the experiment and build nothing (its
         # temporary cache is in the cell's TMPDIR, outside the home folder that counts as host).
@@ -136,6 +154,8 @@ FRONTENDS: dict[str, Frontend] = {
     ),
 }
 NAMES = tuple(FRONTENDS)
+# What the others are compared with in the reports: pip as users run it, its default isolation.
+DEFAULT = "pip"
 
 
 def get(name: str) -> Frontend:

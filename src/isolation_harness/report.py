@@ -16,6 +16,7 @@ from typing import Any
 
 from packaging.version import Version
 
+from isolation_harness import frontends
 from isolation_harness.record import CellRecord, RunRecord
 
 SHORT = {
@@ -107,10 +108,10 @@ def compare_frontends(records: Iterable[CellRecord]) -> list[tuple[str, str, int
         (r.scenario, r.frontend, r.python, r.pip.version): r.verdict for r in records
     }
     rows = []
-    for scenario, frontend in sorted({(s, f) for s, f, _, _ in verdicts if f != "pip"}):
+    for scenario, frontend in sorted({(s, f) for s, f, _, _ in verdicts if f != frontends.DEFAULT}):
         ran = held = 0
         for (s, f, py, pip), verdict in verdicts.items():
-            if s == scenario and f == "pip" and verdict in FAILED:
+            if s == scenario and f == frontends.DEFAULT and verdict in FAILED:
                 other = verdicts.get((scenario, frontend, py, pip))
                 if other is not None and other != "not-applicable":
                     ran += 1

@@ -6,9 +6,10 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from isolation_harness import frontends
 from isolation_harness.errors import InputError
 from isolation_harness.evidence import RunFacts
 
@@ -40,7 +41,11 @@ class UserEnv:
     purelib: str
     user_site: str
     pth_files: dict[str, list[str]]  # path -> lines
-    has_build: bool = False
+    modules: dict[str, bool] = field(default_factory=dict)  # the frontends' modules: importable there?
+
+
+def _modules() -> list[str]:
+    return sorted({frontends.get(name).module for name in frontends.names(diagnose=True)})
 
 
 def inspect_env(python: str) -> UserEnv:
@@ -58,7 +63,7 @@ def inspect_env(python: str) -> UserEnv:
         "                pth[p] = open(p, errors='replace').read().splitlines()\n"
         "import importlib.util\n"
         "print(json.dumps({'version': '.'.join(map(str, sys.version_info[:3])), 'pip': pip.__version__,\n"
-        "  'build': importlib.util.find_spec('build') is not None,\n"
+        f"  'modules': {{m: importlib.util.find_spec(m) is not None for m in {_modules()!r}}},\n"
         "  'purelib': pure, 'user_site': site.getusersitepackages(), 'pth': pth}))\n"
     )
     try:
@@ -77,7 +82,9 @@ def inspect_env(python: str) -> UserEnv:
             f"--env-python {python}: has no working pip ({(proc.stderr.strip().splitlines() or ['?'])[-1]})"
         )
     data = json.loads(proc.stdout)
-    return UserEnv(python, data["version"], data["pip"], data["purelib"], data["user_site"], data["pth"], data["build"])
+    return UserEnv(
+        python, data["version"], data["pip"], data["purelib"], data["user_site"], data["pth"], data["modules"]
+    )
 
 
 def trace(facts: RunFacts, env: UserEnv) -> list[str]:

@@ -7,6 +7,7 @@ import argparse
 
 from packaging.version import Version
 
+from isolation_harness import frontends
 from isolation_harness.commands import common
 from isolation_harness.commands.run import candidates
 from isolation_harness.report import verdict_table
@@ -15,7 +16,7 @@ from isolation_harness.runner import RunRequest, RunResult, summary_counts
 
 NAME = "validate"
 # The frontends that run pip's code (uv does not), so a pip patch is judged where it acts.
-PIP_FRONTENDS = ("pip", "pip-venv", "build")
+PIP_FRONTENDS = tuple(name for name in frontends.NAMES if frontends.get(name).runs_pip_code)
 
 
 def add(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
