@@ -183,8 +183,11 @@ def test_unknown_keys_and_a_candidates_source_are_kept() -> None:
         "source": {"kind": "checkout", "origin": "/src/pip", "commit": "0123abcd" * 5, "overlay": None},
     }
     data["written_by_a_newer_harness"] = {"x": [1, 2]}
+    data["experiment"] = {**data["experiment"], "a_newer_fact": "kept"}
     data["repeats"] = ["held", "held"]
     record = CellRecord.from_json(data)
+    assert record.experiment is not None
+    assert record.experiment.extra == {"a_newer_fact": "kept"}
     assert isinstance(record.pip.source, dict)
     assert record.pip.source["kind"] == "checkout"
     assert record.repeats == ("held", "held")

@@ -30,9 +30,11 @@ class RunRecord:
     facts: RunFacts
     log: str
     probe_dir: str
+    extra: Mapping[str, Any] = field(default_factory=dict)  # keys this harness does not know, kept
 
     def to_json(self) -> dict[str, Any]:
-        data = dataclasses.asdict(self.facts)
+        data = dict(self.extra)
+        data.update(dataclasses.asdict(self.facts))
         data.update(log=self.log, probe_dir=self.probe_dir)
         return data
 
@@ -42,7 +44,8 @@ class RunRecord:
         values: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items() if k in known}
         defaults: dict[str, Any] = {"exit_code": None, "error": None, "timed_out": False, "duration": 0.0}
         facts = RunFacts(**{"hook_processes": 0, **defaults, **values})
-        return cls(facts, str(data.get("log", "")), str(data.get("probe_dir", "")))
+        extra = {k: v for k, v in data.items() if k not in known and k not in ("log", "probe_dir")}
+        return cls(facts, str(data.get("log", "")), str(data.get("probe_dir", "")), extra)
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from isolation_harness.wheelhouse import Wheelhouse
 
 Planned = tuple[Cell, Scenario]
 OnRecord = Callable[[CellRecord, int, int], None]
+OnStart = Callable[[str, int], None]  # the run's id and its number of cells, once its inputs are good
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,7 @@ class RunRequest:
     applicable_only: bool = False  # leave the not-applicable cells out (no record for them)
     cells: tuple[Planned, ...] | None = None  # replay: these cells, not planned from the matrix
     on_record: OnRecord | None = None
+    on_start: OnStart | None = None
 
 
 @dataclass(frozen=True)
@@ -64,7 +66,14 @@ def run(request: RunRequest) -> RunResult:
     anything runs (exit 2)."""
     cells = list(request.cells) if request.cells is not None else plan_cells(request)
     check_pythons(request.engine, cells)
-    return execute(cells, request)
+    run_id = request.run_id or new_run_id(_names(request, cells))
+    if request.on_start is not None:
+        request.on_start(run_id, len(cells))
+    return execute(cells, dataclasses.replace(request, run_id=run_id))
+
+
+def _names(request: RunRequest, cells: Sequence[Planned]) -> list[str]:
+    return list(dict.fromkeys(s.name for s in request.scenarios)) or list(dict.fromkeys(s.name for _, s in cells))
 
 
 def plan_cells(request: RunRequest) -> list[Planned]:
@@ -111,8 +120,7 @@ def execute(cells: Sequence[Planned], request: RunRequest) -> RunResult:
     run. On Ctrl-C or SIGTERM nothing new starts, running cells are killed and their partial output
     removed, cells that finished meanwhile are still recorded, and the interrupt propagates.
     """
-    names = list(dict.fromkeys(s.name for s in request.scenarios)) or list(dict.fromkeys(s.name for _, s in cells))
-    folder = RunFolder.create(request.out, request.run_id or new_run_id(names))
+    folder = RunFolder.create(request.out, request.run_id or new_run_id(_names(request, cells)))
     done_before = folder.by_cell()
     folder.keep_scenarios(s for _, s in cells)
     folder.write_plan(_plan(cells, request))

@@ -16,7 +16,7 @@ from isolation_harness.errors import InputError
 from isolation_harness.matrix import Matrix, load_matrix
 from isolation_harness.progress import Progress
 from isolation_harness.record import CellRecord
-from isolation_harness.runfolder import RunFolder, new_run_id
+from isolation_harness.runfolder import RunFolder
 from isolation_harness.scenario import Scenario, find_scenario, load_scenarios
 from isolation_harness.wheelhouse import Wheelhouse, default_location
 
@@ -104,13 +104,29 @@ def _interrupt(signum: int, frame: object) -> None:
 def run_with_progress(request: runner.RunRequest) -> runner.RunResult:
     """``runner.run`` with a progress line per cell; SIGTERM (a cancelled CI job) cleans up like
     Ctrl-C: running cells are killed and removed, finished records stay."""
-    cells = list(request.cells) if request.cells is not None else runner.plan_cells(request)
-    runner.check_pythons(request.engine, cells)
-    run_id = request.run_id or new_run_id([s.name for s in request.scenarios])
-    log(f"run {run_id}: {len(cells)} cells on engine '{request.engine.info().name}'")
-    progress = Progress(len(cells))
+    shown = _Shown(request.engine.info().name)
     signal.signal(signal.SIGTERM, _interrupt)
     try:
-        return runner.execute(cells, dataclasses.replace(request, run_id=run_id, on_record=progress.cell_done))
+        return runner.run(dataclasses.replace(request, on_start=shown.start, on_record=shown.cell))
     finally:
-        progress.close()
+        shown.close()
+
+
+class _Shown:
+    """The run's first line once its cells are planned and checked, then a line (or a bar) per cell."""
+
+    def __init__(self, engine: str) -> None:
+        self.engine = engine
+        self.progress: Progress | None = None
+
+    def start(self, run_id: str, total: int) -> None:
+        log(f"run {run_id}: {total} cells on engine '{self.engine}'")
+        self.progress = Progress(total)
+
+    def cell(self, record: CellRecord, done: int, total: int) -> None:
+        if self.progress is not None:
+            self.progress.cell_done(record, done, total)
+
+    def close(self) -> None:
+        if self.progress is not None:
+            self.progress.close()
