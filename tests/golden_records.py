@@ -98,6 +98,32 @@ def normalized_runs(folders: Iterable[tuple[str, Path]]) -> dict[str, dict[str, 
     return found
 
 
+# Where an interpreter lives: this machine's pyenv (local recipe, local engine), an official image's
+# /usr/local (slim recipe), a GitHub runner's tool cache (local engine there).
+_PREFIX = re.compile(r"/root/\.pyenv/versions/[0-9.]+|/usr/local|/opt/hostedtoolcache/Python/[0-9.]+/x64")
+
+
+def fingerprint(records: dict[str, dict[str, Any]]) -> set[tuple[str, str, str | None, str | None]]:
+    """What the golden records take from the machine: engine, recipe and exact interpreter per Python."""
+    return {
+        (r["engine"]["name"], r["python"]["axis"], r["engine"].get("image_recipe"), r["python"]["exact"])
+        for r in records.values()
+        if r["python"]["exact"]
+    }
+
+
+def portable(record: dict[str, Any]) -> dict[str, Any]:
+    """A record without what depends on the machine it ran on: where the interpreters live, their
+    patch releases, the engine's identity and notes. For a machine other than the golden one (a GitHub
+    runner with the slim recipe), where the rest must still be equal."""
+    data: dict[str, Any] = json.loads(_PREFIX.sub("<prefix>", json.dumps(record)))
+    data["python"] = {"axis": data["python"]["axis"]}
+    data["engine"] = {k: data["engine"][k] for k in ("name", "isolation")}
+    for key in ("pip_version_output", "git_version"):
+        data.pop(key, None)
+    return data
+
+
 def load() -> dict[str, dict[str, Any]]:
     records = [json.loads(line) for line in DATA.read_text().splitlines() if line.strip()]
     return {f"{r['golden_group']}:{r['cell']}": r for r in records}
