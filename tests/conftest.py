@@ -12,9 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from packaging.specifiers import SpecifierSet
+from packaging.version import Version
 
 from isolation_harness.engines import EngineInfo
 from isolation_harness.evidence import RunFacts
+from isolation_harness.frontends import parse_label
 from isolation_harness.matrix import Matrix, load_matrix
 from isolation_harness.record import CellRecord, PipUsed, Ran, RunRecord
 from isolation_harness.scenario import Scenario, load_scenario
@@ -33,6 +36,32 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         report.outcome = "failed"
         report.longrepr = f"skipped in CI, where every engine test must run: {report.longrepr}"
     return report
+
+
+class FakeFacts:
+    """What planning reads of the wheel directory, answered as the real releases would: each pip's
+    Requires-Python (from ``requires``) and its --use-feature list, and the frontends' releases'
+    Requires-Python (build from 1.3 needs 3.9)."""
+
+    def __init__(self, requires: Callable[[str], SpecifierSet] | None = None) -> None:
+        self._requires = requires or (lambda pip: SpecifierSet(">=3.9" if Version(pip) >= Version("25.1") else ">=3.8"))
+
+    def requires_python(self, version: str) -> SpecifierSet:
+        return self._requires(version)
+
+    def pip_features(self, version: str) -> frozenset[str]:
+        pip = Version(version)
+        return frozenset(
+            {"fast-deps"}
+            | ({"inprocess-build-deps"} if pip >= Version("26.0") else set())
+            | ({"venv-isolation"} if pip >= Version("26.2") else set())
+        )
+
+    def release_requires_python(self, requirement: str) -> SpecifierSet:
+        name, _, release = requirement.partition("==")
+        if name == "build" and release and Version(release) >= Version("1.3"):
+            return SpecifierSet(">=3.9")
+        return SpecifierSet(">=3.8")
 
 
 @pytest.fixture(scope="session")
@@ -86,12 +115,14 @@ def metapath() -> Scenario:
     return load_scenario(SCENARIOS / "metapath.yaml")
 
 
-def copy_repo_inputs(dest: Path, *, frontends: str = "[pip]") -> None:
-    """The repository's scenarios and matrix; the run machinery's tests keep to pip's frontend (the
-    frontends axis has tests of its own), so their cell counts stay what they assert."""
+def copy_repo_inputs(dest: Path, *, frontends: str = "[pip]", modes: str = "[default]") -> None:
+    """The repository's scenarios and matrix; the run machinery's tests keep to pip's frontend in its
+    default mode (the frontends and modes axes have tests of their own), so their cell counts stay
+    what they assert."""
     shutil.copytree(SCENARIOS, dest / "scenarios")
     text = (ROOT / "matrix.yaml").read_text()
-    (dest / "matrix.yaml").write_text(re.sub(r"(?m)^frontends: .*$", f"frontends: {frontends}", text))
+    text = re.sub(r"(?m)^frontends: .*$", f"frontends: {frontends}", text)
+    (dest / "matrix.yaml").write_text(re.sub(r"(?m)^modes: .*$", f"modes: {modes}", text))
 
 
 def require_engine(name: str, available: bool) -> None:
@@ -183,7 +214,8 @@ def pip_sdist(version: str, dest: Path) -> Path:
 def cell_record(cell: str = "s/py3.11/pip24.0/pip", **changes: Any) -> CellRecord:
     """A whole record of a cell that ran, as the runner makes it, for tests of what reads records;
     ``changes`` replace any of its fields (``verdict="broke"``, ``match=False`` ...)."""
-    scenario, python, pip, frontend = cell.split("/")
+    scenario, python, pip, label = cell.split("/")
+    frontend, release, mode = parse_label(label)
     slug = cell.replace("/", "__")
 
     def run(name: str) -> RunRecord:
@@ -215,5 +247,8 @@ def cell_record(cell: str = "s/py3.11/pip24.0/pip", **changes: Any) -> CellRecor
         duration=5.0,
         ran=Ran("pip 24.0 from /cell/venv (python 3.11)", "git version 2.39.5", f"cells/{slug}/driver.log"),
         harness_version="0.1.0",
+        mode=mode,
+        frontend_release=release,
+        frontend_version=release or (pip.removeprefix("pip") if frontend == "pip" else None),
     )
     return dataclasses.replace(record, **changes)

@@ -1,4 +1,7 @@
-"""Golden records: the records of a fixed set of cells, taken before the typed redesign (issue 15).
+"""Golden records: the records of a fixed set of cells, taken before the typed redesign (issue 15),
+and taken again when pip's modes and the frontends' releases became axes (issue 16; the records
+before that are kept in tests/data/records-before-modes.jsonl, and the new ones were checked equal to
+them but for the new keys and the cells' new names).
 
 The same cells run again through the command line must give equal records, apart from timings, ids
 and temporary paths (``normalize``). The data was captured from the code at a3dcb9f with
@@ -17,20 +20,43 @@ from typing import Any
 
 HERE = Path(__file__).parent / "golden"
 DATA = HERE / "records.jsonl"
+# The records taken before pip's modes and the frontends' releases were axes (issue 15's).
+BEFORE_MODES = Path(__file__).parent / "data" / "records-before-modes.jsonl"
+COUNT = 108 + 9  # issue 15's cells, and build-pythonpath's in each group (4 + 3 + 2)
 
 # (group, engine, command-line narrowing); every scenario of the catalogue runs in each group.
 RUNS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     (
         "docker-newest",
         "docker",
-        ("--python", "3.11", "--pip", "26.3", *(f"--frontend={f}" for f in ("pip", "pip-venv", "build", "uv"))),
+        (
+            *("--python", "3.11", "--pip", "26.3", "--mode", "default", "--mode", "venv-isolation"),
+            *(f"--frontend={f}" for f in ("pip", "build==1.6.1", "uv==0.13.9")),
+        ),
     ),
     (
         "docker-older",
         "docker",
-        ("--python", "3.8", "--pip", "19.3.1", "--pip", "21.3.1", "--pip", "23.0.1", "--frontend", "pip"),
+        (
+            "--python",
+            "3.8",
+            "--pip",
+            "19.3.1",
+            "--pip",
+            "21.3.1",
+            "--pip",
+            "23.0.1",
+            "--frontend",
+            "pip",
+            "--mode",
+            "default",
+        ),
     ),
-    ("local", "local", ("--python", "3.13", "--pip", "25.0", "--frontend", "pip", "--frontend", "uv")),
+    (
+        "local",
+        "local",
+        ("--python", "3.13", "--pip", "25.0", "--frontend", "pip", "--mode", "default", "--frontend", "uv==0.13.9"),
+    ),
 )
 # Facts that differ between two runs of the same cell: when it ran, how long, and which image id
 # the machine's engine gave the same recipe.

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from isolation_harness import frontends
 from isolation_harness.engines.base import EngineInfo
 from isolation_harness.evidence import RunFacts
 from isolation_harness.record import CellRecord, PipUsed, Ran, RunRecord, combine_repeats
@@ -58,13 +59,17 @@ def record(
     duration: float = 12.5,
     pip_source: str | Mapping[str, Any] = "pypi",
     repeats: tuple[str, ...] = FLAKY_REPEATS,
+    mode: str = frontends.DEFAULT_MODE,
+    release: str | None = None,
+    version: str | None = None,
 ) -> CellRecord:
     """The record of one cell of ``folder``'s run: its logs written, its scenario copy kept.
 
     ``verdict`` is any verdict, ``flaky`` included (the repeats' verdicts are ``repeats``); ``expected``
-    defaults to the verdict.
+    defaults to the verdict. ``release`` pins the frontend (build==1.4.2); ``version`` is the one
+    installed (default: the release, pip's own for pip; none where the cell did not run).
     """
-    axes = _Axes(scenario(scenario_name), python, pip, frontend)
+    axes = _Axes(scenario(scenario_name), python, pip, frontend, mode, release, version)
     folder.keep_scenarios([axes.scenario])
     verdicts = repeats if verdict == "flaky" else (verdict,)
     source = pip_source if isinstance(pip_source, str) else dict(pip_source)
@@ -85,10 +90,19 @@ class _Axes:
     python: str
     pip: str
     frontend: str
+    mode: str
+    release: str | None
+    version: str | None
 
     @property
     def cell(self) -> str:
-        return f"{self.scenario.name}/py{self.python}/pip{self.pip}/{self.frontend}"
+        label = frontends.label(self.frontend, self.release, self.mode)
+        return f"{self.scenario.name}/py{self.python}/pip{self.pip}/{label}"
+
+    def installed(self, *, applicable: bool) -> str | None:
+        if not applicable:
+            return None
+        return self.version or (self.pip if self.frontend == "pip" else self.release)
 
 
 def run_folder(path: Path, cells: list[dict[str, Any]], *, run_id: str = RUN_ID) -> tuple[RunFolder, list[CellRecord]]:
@@ -121,6 +135,9 @@ def _one(folder: RunFolder, axes: _Axes, verdict: str, *, expected: str | None, 
         python_exact=f"{python}.9" if applicable else None,
         pip=PipUsed(pip, "pypi", wheel, sha256(wheel)),  # the source: see record()
         frontend=axes.frontend,
+        mode=axes.mode,
+        frontend_release=axes.release,
+        frontend_version=axes.installed(applicable=applicable),
         engine=_engine(python, applicable=applicable),
         expected=expected,
         artifacts=artifacts if applicable else (),

@@ -38,6 +38,13 @@ def test_bisect_refuses_equal_ends() -> None:
         bisect(["v0", "v1"], lambda item: "held")
 
 
+def test_a_frontends_releases_are_listed_the_same_way() -> None:
+    available = ["1.6.1", "1.5.0", "1.4.4", "1.4.3", "1.4.2", "1.4.1", "1.4.0", "1.3.0", "1.2.2.post1", "1.2.2"]
+    assert pip_releases("1.4.2", "1.4.4", available=available, dist="build") == ["1.4.2", "1.4.3", "1.4.4"]
+    with pytest.raises(InputError, match=r"build 1\.4\.9 is not a release on the index; .*pip index versions build"):
+        pip_releases("1.4.2", "1.4.9", available=available, dist="build")
+
+
 def test_release_list_is_final_releases_between_the_ends() -> None:
     available = ["25.0.1", "25.0", "25.0b1", "24.3.1", "24.3", "24.2", "23.0"]
     assert pip_releases("24.2", "25.0", available=available) == ["24.2", "24.3", "24.3.1", "25.0"]
@@ -57,7 +64,7 @@ def cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
 def test_bisect_metapath_matches_linear_scan(tmp_path: Path) -> None:
     releases = pip_releases("24.0", "25.0.1")
     args = ["run", "--scenario", "metapath", "--engine", "local", "--python", PY, "--frontend", "pip"]
-    args += ["--out", str(tmp_path / "scan")]
+    args += ["--mode", "default", "--out", str(tmp_path / "scan")]
     for pip in releases:
         args += ["--pip", pip]
     cli(*args)
@@ -104,6 +111,8 @@ def test_pyproject_hooks_overlay_changes_an_older_pips_verdict(tmp_path: Path) -
         "1.1.0",
         "--frontend",
         "pip",
+        "--mode",
+        "default",
         "--out",
         str(tmp_path),
     )
@@ -132,6 +141,8 @@ def test_pyproject_hooks_overlay_changes_an_older_pips_verdict(tmp_path: Path) -
         "1.1.0",
         "--frontend",
         "pip",
+        "--mode",
+        "default",
         "--out",
         str(tmp_path),
     )
@@ -221,3 +232,29 @@ def test_bisect_over_commits_of_a_local_pip_clone(tmp_path: Path) -> None:
     assert f"first pip commit with a different verdict: {commits[2]}" in proc.stdout
     assert f"({commits[1]}: broke, {commits[2]}: leaked)" in proc.stdout
     assert "3 cells run for 3 commits" in proc.stdout
+
+
+@pytest.mark.engine
+def test_bisect_along_pypa_builds_releases_matches_a_linear_scan(tmp_path: Path) -> None:
+    # build-pythonpath: build 1.4.2 and older keep PYTHONPATH in the build (leaked), 1.4.3 clears it
+    # for the hooks but not for its pip (broke, pypa/build#1037), 1.4.4 holds.
+    releases = pip_releases("1.2.2", "1.4.4", dist="build")
+    args = ["run", "--scenario", "build-pythonpath", "--engine", "local", "--python", PY, "--pip", "26.3"]
+    args += ["--out", str(tmp_path / "scan"), *(f"--frontend=build=={r}" for r in releases)]
+    proc = cli(*args)
+    assert proc.returncode in (0, 1), proc.stderr
+    (scan_dir,) = (tmp_path / "scan").iterdir()
+    scan = {str(r.frontend_version): r.verdict for r in RunFolder(scan_dir).records()}
+    assert sorted(scan) == sorted(releases)
+    first = next(r for r in releases if scan[r] != scan[releases[0]])
+    assert (first, scan["1.2.2"], scan[first], scan["1.4.4"]) == ("1.4.3", "leaked", "broke", "held")
+    proc = cli(
+        *("bisect", "--scenario", "build-pythonpath", "--python", PY, "--frontend", "build"),
+        *("--good", "1.2.2", "--bad", "1.4.4", "--engine", "local", "--out", str(tmp_path / "bisect")),
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "first build release with a different verdict: 1.4.3 (1.4.2: leaked, 1.4.3: broke)" in proc.stdout
+    (bisect_dir,) = (tmp_path / "bisect").iterdir()
+    probed = RunFolder(bisect_dir).records()
+    assert len(probed) <= 2 + math.ceil(math.log2(len(releases))) < len(releases)
+    assert all(scan[r.frontend_version or ""] == r.verdict for r in probed)  # cell by cell

@@ -34,6 +34,7 @@ REQUIRED = {
     "self-hosting-backend",
     "dev-backend",
     "dev-backend-wheels",
+    "build-pythonpath",  # issue 17's, early: pypa/build's releases differ on it (issue 16)
 }
 
 
@@ -48,7 +49,7 @@ def problems(path: Path, matrix: Matrix, wheelhouse: Wheelhouse) -> list[str]:
         found.append("no upstream reference (an issue, pull request, PEP or documentation page)")
     if len(scenario.summary.split()) < 6:
         found.append("the summary does not say what the scenario shows")
-    for cell in plan(scenario, matrix, requires_python=wheelhouse.requires_python):
+    for cell in plan(scenario, matrix, facts=wheelhouse):
         if cell.not_applicable is None and cell.expected is None:
             found.append(f"{cell.id}: no expectation covers this cell")
     return found

@@ -1,8 +1,9 @@
 """The catalogue replayed for real: docker cells, real pip releases and frontends, asserting the
 verdicts and the probe facts that tell the frontends and the pip releases apart.
 
-One run of every catalogue scenario at (Python 3.11, pip 26.3) with all four frontends, and one at
-Python 3.8 with older pips where the verdicts change between releases.
+One run of every catalogue scenario at (Python 3.11, pip 26.3) with every frontend (pip in its default
+and venv-isolation modes, pypa/build 1.6.1, uv 0.13.9), and one at Python 3.8 with older pips where the
+verdicts change between releases.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ pytestmark = [pytest.mark.engine, pytest.mark.docker]
 
 # The catalogue beyond the founding scenarios (those have their own end-to-end tests).
 CATALOGUE = sorted(REQUIRED - {"metapath", "vcs-target"})
+# The frontends of the golden run, as its cell ids write them.
+VENV, BUILD, UV = "pip+venv-isolation", "build==1.6.1", "uv==0.13.9"
 
 
 def replay(golden_runs: dict[str, Path], group: str, names: list[str]) -> dict[str, CellRecord]:
@@ -32,7 +35,7 @@ def replay(golden_runs: dict[str, Path], group: str, names: list[str]) -> dict[s
 
 @pytest.fixture(scope="module")
 def newest(golden_runs: dict[str, Path]) -> dict[str, CellRecord]:
-    # Python 3.11, pip 26.3, all four frontends.
+    # Python 3.11, pip 26.3, every frontend (pip in two modes).
     return replay(golden_runs, "docker-newest", CATALOGUE)
 
 
@@ -55,9 +58,9 @@ def text(value: str | None) -> str:
 
 
 def test_every_catalogue_cell_matches_its_measured_expectation(newest: dict[str, CellRecord]) -> None:
-    # Four frontends each, but dev-backend-wheels skips pypa/build (it has no --find-links).
+    # Four each, but dev-backend-wheels skips pypa/build (it has no --find-links).
     assert len(newest) == 4 * len(CATALOGUE) - 1
-    assert "dev-backend-wheels/py3.11/pip26.3/build" not in newest
+    assert f"dev-backend-wheels/py3.11/pip26.3/{BUILD}" not in newest
     assert [(c, r.verdict, r.expected) for c, r in newest.items() if not r.match] == []
 
 
@@ -65,7 +68,7 @@ def test_only_pips_default_isolation_runs_the_host_pth(newest: dict[str, CellRec
     pip = cell(newest, "pth-exec", "pip")
     assert pip.verdict == "leaked"
     assert facts(pip).host_code_ran, "the host .pth with code ran in the hook processes"
-    for frontend in ("pip-venv", "build", "uv"):
+    for frontend in (VENV, BUILD, UV):
         other = cell(newest, "pth-exec", frontend)
         assert other.verdict == "held"
         assert not facts(other).host_code_ran
@@ -75,7 +78,7 @@ def test_host_setuptools_builds_the_project_under_pip(newest: dict[str, CellReco
     pip = facts(cell(newest, "pth-setuptools", "pip"))
     assert "setuptools.command.bdist_wheel" in (pip.error or "")
     assert any("loaded from the host environment" in i for i in pip.influence)
-    assert cell(newest, "pth-setuptools", "build").verdict == "held"
+    assert cell(newest, "pth-setuptools", BUILD).verdict == "held"
 
 
 def test_distutils_hack_finder_breaks_only_pips_build(newest: dict[str, CellRecord]) -> None:
@@ -83,22 +86,22 @@ def test_distutils_hack_finder_breaks_only_pips_build(newest: dict[str, CellReco
     assert pip.verdict == "broke"
     assert "No module named 'setuptools'" in text(facts(pip).error)
     assert any("_distutils_hack.DistutilsMetaFinder" in f for f in facts(pip).foreign_finders)
-    assert cell(newest, "distutils-hack", "uv").verdict == "held"
+    assert cell(newest, "distutils-hack", UV).verdict == "held"
 
 
 def test_pip_config_reaches_every_frontend_that_installs_with_pip(newest: dict[str, CellRecord]) -> None:
-    for frontend in ("pip", "pip-venv", "build"):
+    for frontend in ("pip", VENV, BUILD):
         record = cell(newest, "pipconf-no-deps", frontend)
         assert record.verdict == "broke", frontend
         assert "No module named" in text(facts(record).error)
-    assert cell(newest, "pipconf-no-deps", "uv").verdict == "held"  # uv does not read pip.conf
+    assert cell(newest, "pipconf-no-deps", UV).verdict == "held"  # uv does not read pip.conf
 
 
 def test_host_console_script_breaks_under_pips_pythonpath(newest: dict[str, CellRecord]) -> None:
     pip = cell(newest, "path-scripts", "pip")
     assert pip.verdict == "broke"
     assert "cmake" in text(facts(pip).error)
-    assert cell(newest, "path-scripts", "pip-venv").verdict == "held"  # pip #14070's venv fixes it
+    assert cell(newest, "path-scripts", VENV).verdict == "held"  # pip #14070's venv fixes it
 
 
 def test_base_site_packages_reach_pips_build(newest: dict[str, CellRecord]) -> None:
@@ -148,3 +151,16 @@ def test_older_pips_differ(older: dict[str, CellRecord]) -> None:
     finder_only = facts(cell(older, "system-site-packages", "pip", python="3.8", pip="23.0.1"))
     assert not any("loaded from the host environment" in i for i in finder_only.influence)
     assert finder_only.foreign_finders
+
+
+def test_pythonpath_reaches_uvs_backend_but_not_pips_or_builds(newest: dict[str, CellRecord]) -> None:
+    uv = cell(newest, "build-pythonpath", UV)
+    assert uv.verdict == "leaked"
+    assert any("host entry on sys.path" in i for i in facts(uv).influence)
+    assert cell(newest, "build-pythonpath", BUILD).verdict == "held"  # build 1.4.4+ clears it for pip too
+    assert cell(newest, "build-pythonpath", VENV).verdict == "held"
+    # pip's default mode leaks, but through the host setuptools' .pth finder, not PYTHONPATH.
+    pip = cell(newest, "build-pythonpath", "pip")
+    assert pip.verdict == "leaked"
+    assert not any("host entry on sys.path" in i for i in facts(pip).influence)
+    assert any("DistutilsMetaFinder" in f for f in facts(pip).foreign_finders)

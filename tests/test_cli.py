@@ -41,7 +41,10 @@ def test_unknown_scenario(tmp_path: Path) -> None:
     copy_repo_inputs(tmp_path)
     proc = cli("run", "--scenario", "metapth", cwd=tmp_path)
     assert proc.returncode == 2
-    assert "--scenario metapth: no file scenarios/metapth.yaml; known scenarios: dev-backend, " in proc.stderr
+    assert (
+        "--scenario metapth: no file scenarios/metapth.yaml; known scenarios: build-pythonpath, dev-backend, "
+        in proc.stderr
+    )
     assert ", metapath, " in proc.stderr
 
 

@@ -51,6 +51,7 @@ def run(
         pythons=sorted({p for p, _ in pairs}),
         pips=sorted({v for _, v in pairs}),
         frontends=["pip"],
+        modes=["default"],
         jobs=2,
     )
     cells = runner.plan_cells(request)
@@ -139,6 +140,7 @@ def test_container_removed_after_failing_and_interrupted_cells(
         pythons=[PY],
         pips=["24.0"],
         frontends=["pip"],
+        modes=["default"],
         jobs=1,
         run_id="interrupted",
     )

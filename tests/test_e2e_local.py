@@ -34,7 +34,16 @@ def run_cells(
     scen = load_scenario(SCENARIOS / f"{scenario}.yaml")
     engine = LocalEngine()
     request = RunRequest(
-        [scen], matrix, engine, wheelhouse, tmp_path, pythons=[PY], pips=pips, frontends=["pip"], jobs=2
+        [scen],
+        matrix,
+        engine,
+        wheelhouse,
+        tmp_path,
+        pythons=[PY],
+        pips=pips,
+        frontends=["pip"],
+        modes=["default"],
+        jobs=2,
     )
     result = runner.run(request)
     lines = (result.run_dir / "results.jsonl").read_text().splitlines()

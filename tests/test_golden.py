@@ -1,9 +1,11 @@
-"""The golden-record test of issue 15: the typed redesign changed no record.
+"""The golden-record test of issue 15: the typed redesign changed no record, and nothing since has.
 
 The cells of ``tests/golden_records.RUNS`` (every scenario; Pythons 3.8, 3.11, 3.13; pips 19.3.1 to
-26.3; the four frontends; the docker and the local engine) run through the command line a user runs,
-and their records must equal the ones committed in ``tests/golden/records.jsonl``, taken from the code
-before the redesign, apart from timings, ids and temporary paths.
+26.3; pip in its default and venv modes, pypa/build 1.6.1, uv 0.13.9; the docker and the local engine)
+run through the command line a user runs, and their records must equal the ones committed in
+``tests/golden/records.jsonl`` apart from timings, ids and temporary paths. Those were taken before the
+redesign, and again when modes and releases became axes (issue 16), checked equal to the old ones but
+for the new keys and cell names (``test_the_records_before_modes_are_the_same_cells``).
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ def _differences(before: Any, now: Any, where: str = "") -> list[str]:
 @pytest.mark.docker
 def test_the_same_cells_are_recorded(after: dict[str, dict[str, Any]]) -> None:
     golden = golden_records.load()
-    assert len(golden) == 108
+    assert len(golden) == golden_records.COUNT
     assert sorted(after) == sorted(golden)
 
 
@@ -71,5 +73,40 @@ def test_the_golden_set_tells_verdicts_apart() -> None:
     golden = golden_records.load()
     verdicts = {r["verdict"] for r in golden.values()}
     assert {"held", "broke", "leaked", "unsupported", "not-applicable"} <= verdicts
-    assert {r["frontend"] for r in golden.values()} == {"pip", "pip-venv", "build", "uv"}
+    assert {(r["frontend"], r["mode"], r["frontend_release"]) for r in golden.values()} == {
+        ("pip", "default", None),
+        ("pip", "venv-isolation", None),
+        ("build", "default", "1.6.1"),
+        ("uv", "default", "0.13.9"),
+    }
     assert {r["engine"]["name"] for r in golden.values()} == {"docker", "local"}
+
+
+def test_the_records_before_modes_are_the_same_cells() -> None:
+    """The golden records taken again for issue 16 are those taken before it (issue 15's, kept in
+    tests/data), read through today's record: the same verdicts and facts, the new keys apart."""
+    from isolation_harness.record import CellRecord
+
+    before: dict[str, dict[str, Any]] = {}
+    for line in golden_records.BEFORE_MODES.read_text().splitlines():
+        data = json.loads(line)
+        record = CellRecord.from_json({**data, "run_id": "", "started": "", "finished": "", "duration": 0})
+        label = {"build": "build==1.6.1", "uv": "uv==0.13.9"}.get(record.frontend, record.label)
+        cell = f"{record.cell.rpartition('/')[0]}/{label}"
+        # The cell's folder (in its log paths) is named after its id, which names the frontend anew.
+        renamed = json.dumps(data).replace(data["cell"].replace("/", "__"), cell.replace("/", "__"))
+        before[f"{data['golden_group']}:{cell}"] = json.loads(renamed)
+    now = golden_records.load()
+    common = sorted(set(before) & set(now))
+    assert len(common) == len(before) == 108
+    assert {k for k in now if k not in before} == {k for k in now if ":build-pythonpath/" in k}
+    # The new keys, the new names, and the scenario files' hashes (their expectations were rewritten).
+    new_keys = {"mode", "frontend_release", "frontend_version", "cell", "frontend", "scenario_sha256"}
+    differ = {
+        key: _differences(
+            {k: v for k, v in before[key].items() if k not in new_keys},
+            {k: v for k, v in now[key].items() if k not in new_keys},
+        )[:5]
+        for key in common
+    }
+    assert {key: lines for key, lines in differ.items() if lines} == {}

@@ -83,7 +83,7 @@ def test_installed_harness_runs_a_cell_from_an_empty_folder(
 ) -> None:
     if engine == "docker":
         require_engine("docker", daemon_answers())
-    args = ["run", "--scenario", "metapath", "--python", "3.11", "--pip", pip, "--frontend", "pip"]
+    args = ["run", "--scenario", "metapath", "--python", "3.11", "--pip", pip, "--frontend", "pip", "--mode", "default"]
     proc = _run(installed, [*args, "--engine", engine, "--out", str(tmp_path / "results")], tmp_path)
     assert "Traceback" not in proc.stderr, proc.stderr
     assert proc.returncode == 0, proc.stderr[-3000:]

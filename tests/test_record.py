@@ -16,7 +16,11 @@ from isolation_harness.runfolder import RunFolder
 
 from .conftest import ROOT, cell_record
 
-GOLDEN = ROOT / "tests" / "golden" / "records.jsonl"
+# The golden records as they were before pip's modes and the frontends' releases were axes (format 1
+# without mode, frontend_release, frontend_version; pip-venv a frontend): what old run folders hold.
+GOLDEN = ROOT / "tests" / "data" / "records-before-modes.jsonl"
+# Written since: read from an old record's frontend and artifacts.
+NEW_KEYS = {"mode", "frontend_release", "frontend_version"}
 
 # What the code before the typed record (a3dcb9f, cell.base_record and run_cell) wrote for a cell that
 # ran; a not-applicable cell has neither the last three.
@@ -96,11 +100,35 @@ def test_an_old_record_round_trips_exactly(group: str, cell: str) -> None:
     assert set(data) == (OLD_KEYS if ran else OLD_KEYS - RAN_ONLY)  # the old shape, whole
     record = CellRecord.from_json(copy.deepcopy(data))
     written = record.to_json()
-    assert set(written) == set(data)
-    assert _plain(written) == data
+    assert set(written) == set(data) | NEW_KEYS
+    assert {k: v for k, v in _plain(written).items() if k not in NEW_KEYS} == data
     # Tuples in memory (facts, engine notes), lists in the JSON: nothing else differs.
     assert CellRecord.from_json(written) == record
     assert CellRecord.from_json(_plain(written)) == record
+
+
+def test_an_old_pip_venv_record_reads_as_pip_in_venv_isolation_mode() -> None:
+    (data,) = [
+        _as_written(r)
+        for r in _golden()
+        if (r["golden_group"], r["cell"]) == ("docker-newest", "metapath/py3.11/pip26.3/pip-venv")
+    ]
+    record = CellRecord.from_json(data)
+    assert (record.frontend, record.mode, record.cell, record.label) == (
+        "pip",
+        "venv-isolation",
+        "metapath/py3.11/pip26.3/pip+venv-isolation",
+        "pip+venv-isolation",
+    )
+    assert (record.frontend_release, record.frontend_version, record.verdict) == (None, "26.3", "held")
+    (build,) = [
+        _as_written(r)
+        for r in _golden()
+        if (r["golden_group"], r["cell"]) == ("docker-newest", "metapath/py3.11/pip26.3/build")
+    ]
+    built = CellRecord.from_json(build)
+    assert (built.label, built.frontend_release) == ("build", None)
+    assert built.frontend_version == "1.6.1"  # from its artifacts
 
 
 def test_an_old_record_reads_into_its_fields() -> None:
@@ -152,7 +180,11 @@ def test_every_golden_record_round_trips() -> None:
     assert len(records) > 100
     for golden in records:
         data = _as_written(golden)
-        assert _plain(CellRecord.from_json(data).to_json()) == data, data["cell"]
+        written = _plain(CellRecord.from_json(data).to_json())
+        if data["frontend"] == "pip-venv":  # read as pip in its venv-isolation mode
+            data = {**data, "frontend": "pip", "cell": data["cell"].replace("/pip-venv", "/pip+venv-isolation")}
+            assert written["mode"] == "venv-isolation"
+        assert {k: v for k, v in written.items() if k not in NEW_KEYS} == data, data["cell"]
 
 
 def test_a_record_lacking_newer_keys_still_reads() -> None:
@@ -192,7 +224,8 @@ def test_unknown_keys_and_a_candidates_source_are_kept() -> None:
     assert record.pip.source["kind"] == "checkout"
     assert record.repeats == ("held", "held")
     assert record.extra == {"written_by_a_newer_harness": {"x": [1, 2]}}
-    assert _plain(record.to_json()) == data
+    assert record.frontend_version == "25.0+checkout.0123abcd"
+    assert {k: v for k, v in _plain(record.to_json()).items() if k not in NEW_KEYS} == data
 
 
 def test_a_newer_format_is_refused_with_the_upgrade() -> None:

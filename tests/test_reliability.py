@@ -240,7 +240,11 @@ def test_interrupted_docker_run_leaves_no_container(tmp_path: Path) -> None:
 def test_cli_timeout_overrides_scenario_limit(tmp_path: Path) -> None:
     hang_scenario(tmp_path, timeout=600)
     (tmp_path / "matrix.yaml").write_text(
-        re.sub(r"(?m)^frontends: .*$", "frontends: [pip]", (ROOT / "matrix.yaml").read_text())
+        re.sub(
+            r"(?m)^modes: .*$",
+            "modes: [default]",
+            re.sub(r"(?m)^frontends: .*$", "frontends: [pip]", (ROOT / "matrix.yaml").read_text()),
+        )
     )
     start = time.monotonic()
     proc = harness(f"run --scenario hang --engine local --python {PY} --pip 24.0 --timeout 5", cwd=tmp_path)

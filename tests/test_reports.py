@@ -4,6 +4,7 @@ is a run folder, so no cell has to run; what only a real cell shows is in test_r
 from __future__ import annotations
 
 import base64
+import dataclasses
 import html
 import json
 import os
@@ -11,6 +12,7 @@ import subprocess
 import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -33,6 +35,9 @@ from isolation_harness.spec import SPEC_VERSION
 from isolation_harness.wheelhouse import Wheelhouse
 
 from .records_synthetic import RUN_ID, SAME, record, run_folder
+
+MODES = ("inprocess-build-deps", "venv-isolation", "inprocess-build-deps+venv-isolation")
+BUILDS = ("1.4.2", "1.4.3", "1.4.4")
 
 
 @pytest.fixture
@@ -130,8 +135,127 @@ def test_reports_show_which_frontend_holds_where_pip_does_not(folder: RunFolder,
         rec(folder, "3.12", "25.0", "held", frontend="uv"),  # pip held there: not counted
     ]
     assert compare_frontends(records) == [("metapath", "build", 2, 1), ("metapath", "uv", 1, 1)]
-    assert "metapath: build held in 1 of 2, uv held in 1 of 1" in verdict_table(records)
+    assert "  metapath: build held in 1 of 2\n  metapath: uv held in 1 of 1" in verdict_table(records)
     assert "| metapath | uv | 1 | 1 |" in markdown(records)
+
+
+# -- pip's modes and the frontends' releases as axes (issue 16) ------------------------------------
+# metapath: pip's default broke or leaked; venv-isolation (pip 26.3 only) held; build==1.4.2 leaked,
+# 1.4.3 broke, 1.4.4 held; an unpinned build installed 1.6.1. Modes and releases that do not apply to
+# a pip column are not-applicable there, as the matrix records them. vcs-target: pip alone.
+VARIANT_CELLS: list[dict[str, Any]] = [
+    {"python": "3.11", "pip": "25.0", "verdict": "broke"},
+    {"python": "3.11", "pip": "26.3", "verdict": "leaked"},
+    {"python": "3.12", "pip": "25.0", "verdict": "leaked"},
+    {"python": "3.12", "pip": "26.3", "verdict": "held", "expected": "leaked"},
+    *({"python": py, "pip": "25.0", "mode": m, "verdict": "not-applicable"} for py in ("3.11", "3.12") for m in MODES),
+    {"python": "3.11", "pip": "26.3", "mode": "venv-isolation", "verdict": "held"},
+    {"python": "3.12", "pip": "26.3", "mode": "venv-isolation", "verdict": "held"},
+    {"python": "3.11", "pip": "26.3", "mode": "inprocess-build-deps", "verdict": "not-applicable"},
+    {"python": "3.11", "pip": "26.3", "frontend": "build", "release": "1.4.2", "verdict": "leaked"},
+    {"python": "3.11", "pip": "26.3", "frontend": "build", "release": "1.4.3", "verdict": "broke"},
+    {"python": "3.11", "pip": "26.3", "frontend": "build", "release": "1.4.4", "verdict": "held"},
+    {"python": "3.12", "pip": "26.3", "frontend": "build", "release": "1.4.4", "verdict": "not-applicable"},
+    *(
+        {"python": "3.11", "pip": "25.0", "frontend": "build", "release": r, "verdict": "not-applicable"}
+        for r in BUILDS
+    ),
+    {"python": "3.11", "pip": "26.3", "frontend": "build", "version": "1.6.1", "verdict": "held"},
+    {"python": "3.11", "pip": "25.0", "frontend": "build", "verdict": "not-applicable"},
+    {"scenario_name": "vcs-target", "python": "3.11", "pip": "26.3", "verdict": "held"},
+]
+
+
+@pytest.fixture
+def variants(tmp_path: Path) -> list[CellRecord]:
+    return run_folder(tmp_path / "variants", VARIANT_CELLS)[1]
+
+
+def _block(table: str, scenario: str) -> list[str]:
+    return next(b for b in table.split("\n\n") if b.startswith(scenario + "\n")).splitlines()
+
+
+def test_one_table_per_scenario_with_a_column_per_variant_that_ran(variants: list[CellRecord]) -> None:
+    table = verdict_table(variants)
+    assert [b.splitlines()[0] for b in table.split("\n\n")[:-1]] == ["metapath", "vcs-target"]
+    _title, header, _rule, py311, py312, counts, unexpected = _block(table, "metapath")
+    headings = ["pip 25.0", "pip 26.3", "pip 26.3 venv-isolation", "build 1.6.1", "build 1.4.2", "build 1.4.3"]
+    assert header.split("  ")[0] == "python"
+    assert [h.strip() for h in header.split("  ")[1:] if h.strip()] == [*headings, "build 1.4.4"]
+    # pip 25.0 has no mode and no build: those columns, all n/a, are left out; inprocess-build-deps
+    # ran nowhere. build==1.4.4 ran for 3.11 and not for 3.12: its n/a stays.
+    assert "inprocess" not in table
+    assert "pip 25.0 venv-isolation" not in table
+    assert py311.split() == ["3.11", "BROKE", "LEAKED", "held", "held", "LEAKED", "BROKE", "held"]
+    assert py312.split() == ["3.12", "LEAKED", "held!", "held", "n/a"]
+    assert py312.endswith("n/a")
+    assert counts == "22 cells (11 not-applicable not shown), 1 unexpected"
+    assert unexpected == "  ! metapath/py3.12/pip26.3/pip: held, expected leaked"
+    text = markdown(variants)
+    assert "\n## metapath\n" in text
+    assert "| python | " + " | ".join([*headings, "build 1.4.4"]) + " |" in text
+    assert "| 3.12 | 💧 leaked | ✅ held ❗ | ✅ held |  |  |  | · not-applicable |" in text
+
+
+def test_compared_per_mode_and_release(variants: list[CellRecord]) -> None:
+    # Of pip's failed cells (3.11 at 25.0 and 26.3, 3.12 at 25.0): the variants that ran there.
+    assert compare_frontends(variants) == [
+        ("metapath", "pip+venv-isolation", 1, 1),
+        ("metapath", "build", 1, 1),
+        ("metapath", "build==1.4.2", 1, 0),
+        ("metapath", "build==1.4.3", 1, 0),
+        ("metapath", "build==1.4.4", 1, 1),
+    ]
+    assert "  metapath: build==1.4.3 held in 0 of 1\n" in verdict_table(variants)
+    assert "| metapath | pip+venv-isolation | 1 | 1 |" in markdown(variants)
+
+
+def test_junit_and_html_name_cells_by_label(variants: list[CellRecord], tmp_path: Path) -> None:
+    root = ET.fromstring(junit(variants).split("\n", 1)[1])
+    suites = [s.get("name") for s in root.findall("testsuite")]
+    assert suites[:4] == [
+        "metapath[pip]",
+        "metapath[pip+inprocess-build-deps]",
+        "metapath[pip+venv-isolation]",
+        "metapath[pip+inprocess-build-deps+venv-isolation]",
+    ]
+    names = {(c.get("classname"), c.get("name")) for c in root.iter("testcase")}
+    assert ("metapath.build==1.4.2", "py3.11-pip26.3") in names
+    assert ("metapath.pip+venv-isolation", "py3.12-pip26.3") in names
+    page = write_reports(variants, tmp_path, tmp_path / "reports")["report.html"].read_text()
+    assert "<th>pip 26.3 venv-isolation</th>\n<th>build 1.6.1</th>" in page
+    cell = "metapath/py3.11/pip26.3/build==1.4.2"
+    anchor = "cell-metapath-py3-11-pip26-3-build--1-4-2"
+    assert f"data-cell='{cell}' title='build==1.4.2: leaked (expected leaked)'><a href='#{anchor}'>" in page
+    assert f"<details class='cell' id='{anchor}'>" in page
+    assert page.count("<h2>metapath</h2>") == 1
+
+
+def test_an_old_pip_venv_record_is_pip_in_venv_isolation(tmp_path: Path) -> None:
+    _, (default, venv) = run_folder(
+        tmp_path,
+        [{"pip": "24.3.1", "verdict": "broke"}, {"pip": "24.3.1", "mode": "venv-isolation", "verdict": "held"}],
+    )
+    old = venv.to_json()
+    for name in ("mode", "frontend_release", "frontend_version"):
+        del old[name]
+    old.update(frontend="pip-venv", cell="metapath/py3.11/pip24.3.1/pip-venv")
+    read = CellRecord.from_json(old)
+    assert (read.frontend, read.mode, read.label, read.cell) == (
+        "pip",
+        "venv-isolation",
+        "pip+venv-isolation",
+        "metapath/py3.11/pip24.3.1/pip+venv-isolation",
+    )
+    header = verdict_table([default, read]).splitlines()[1]
+    assert header.split() == ["python", "pip", "24.3.1", "pip", "24.3.1", "venv-isolation"]
+    assert compare_frontends([default, read]) == [("metapath", "pip+venv-isolation", 1, 1)]
+    # compare matches it with a new venv-isolation cell, never with pip's default cell.
+    changes, unmatched = compare([default, read], [default, dataclasses.replace(venv, verdict="leaked")])
+    assert [(c.cell, c.base, c.candidate) for c in changes] == [
+        ("metapath/py3.11/pip+venv-isolation", "held", "leaked")
+    ]
+    assert unmatched == []
 
 
 # -- the run-folder joins, on synthetic run folders ------------------------------------------------
@@ -178,7 +302,7 @@ def test_report_command_writes_all_three(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert {p.name for p in (tmp_path / "reports").iterdir()} == {"report.md", "junit.xml", "report.html"}
     text = summary.read_text()
-    assert "## metapath (pip)" in text
+    assert "## metapath\n" in text
     assert "| 3.11 | 💥 broke |" in text
     assert "| 3.11 | ✅ held |" in text
 

@@ -48,6 +48,7 @@ def real_run(matrix: Matrix, wheelhouse: Wheelhouse, tmp_path_factory: pytest.Te
         pythons=[PY],
         pips=["24.3.1"],
         frontends=["pip"],
+        modes=["default"],
         jobs=2,
     )
     result = runner.run(request)
@@ -90,6 +91,11 @@ def test_html_report_renders_in_chromium(tmp_path: Path) -> None:
     # A cell of every verdict (synthetic records: the page is a function of the run folder).
     places = itertools.product(("3.11", "3.12"), ("23.0.1", "24.3.1", "25.0", "26.3"))
     cells = [{"python": py, "pip": pip, "verdict": v} for (py, pip), v in zip(places, EVERY_VERDICT, strict=True)]
+    # and columns of other variants: a pip mode, a pinned build release
+    cells += [
+        {"python": "3.12", "pip": "26.3", "mode": "venv-isolation", "verdict": "held"},
+        {"python": "3.11", "pip": "26.3", "frontend": "build", "release": "1.4.2", "verdict": "leaked"},
+    ]
     folder, records = run_folder(tmp_path / "run", cells)
     written = write_reports(records, folder.path, tmp_path)
     flags = [

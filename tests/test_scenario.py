@@ -210,7 +210,9 @@ def test_bad_new_keys(tmp_path: Path, project_extra: str, steps: str, message: s
 
 
 STEP_KEYS = "install, editable-finder, pth, env, pip-config, venv-config"
-PLACEHOLDER_FIX = "placeholders are {cell}, {path}, {project_dir}, {project_url}, {run}, {target}, {wheelhouse}"
+PLACEHOLDER_FIX = (
+    "placeholders are {cell}, {host_site}, {path}, {project_dir}, {project_url}, {run}, {target}, {wheelhouse}"
+)
 
 
 @pytest.mark.parametrize(

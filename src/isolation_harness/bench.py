@@ -90,7 +90,16 @@ def measure(
 ) -> Figures:
     engine = DockerEngine()
     request = RunRequest(
-        scenarios, matrix, engine, wheelhouse, out, pythons=pythons, pips=pips, frontends=["pip"], jobs=jobs
+        scenarios,
+        matrix,
+        engine,
+        wheelhouse,
+        out,
+        pythons=pythons,
+        pips=pips,
+        frontends=["pip"],
+        modes=["default"],
+        jobs=jobs,
     )
     start = time.monotonic()
     result = runner.run(request)

@@ -1,4 +1,5 @@
-"""Find the first pip release (or commit) where a scenario's verdict changes, in log2 steps.
+"""Find the first pip release (or commit), or the first release of another frontend (pypa/build, uv),
+where a scenario's verdict changes, in log2 steps.
 
 Each probe is an ordinary cell, recorded in the bisect's run folder like any run, so the evidence for
 the answer can be read, reported and replayed.
@@ -26,20 +27,21 @@ class BisectResult:
     probes: tuple[tuple[str, str], ...]  # (candidate, verdict) in the order they ran
 
 
-def pip_releases(good: str, bad: str, *, available: Sequence[str] | None = None) -> list[str]:
-    """Final pip releases from ``good`` to ``bad`` inclusive, oldest first."""
+def pip_releases(good: str, bad: str, *, available: Sequence[str] | None = None, dist: str = "pip") -> list[str]:
+    """Final releases of ``dist`` (pip, or a frontend's distribution) from ``good`` to ``bad``
+    inclusive, oldest first."""
     try:
         low, high = Version(good), Version(bad)
     except InvalidVersion:
-        raise InputError(f"--good {good} / --bad {bad}: both must be pip release numbers") from None
+        raise InputError(f"--good {good} / --bad {bad}: both must be {dist} release numbers") from None
     if low >= high:
         raise InputError(f"--good {good} must be older than --bad {bad}")
-    versions = list(available) if available is not None else _index_versions()
+    versions = list(available) if available is not None else _index_versions(dist)
     chosen = sorted({v for v in versions if not Version(v).is_prerelease and low <= Version(v) <= high}, key=Version)
     for end in (good, bad):
         if end not in chosen:
             raise InputError(
-                f"pip {end} is not a release on the index; pick --good/--bad from 'pip index versions pip'"
+                f"{dist} {end} is not a release on the index; pick --good/--bad from 'pip index versions {dist}'"
             )
     return chosen
 
@@ -62,16 +64,16 @@ def pip_commits(repo: str, good: str, bad: str) -> list[str]:
     return [start, *between]
 
 
-def _index_versions() -> list[str]:
+def _index_versions(dist: str) -> list[str]:
     proc = subprocess.run(
-        [sys.executable, "-m", "pip", "index", "versions", "pip", "--disable-pip-version-check"],
+        [sys.executable, "-m", "pip", "index", "versions", dist, "--disable-pip-version-check"],
         capture_output=True,
         text=True,
         check=False,
     )
     match = re.search(r"Available versions:\s*(.+)", proc.stdout)
     if proc.returncode != 0 or not match:
-        raise InputError("could not list pip releases from the index (pip index versions pip failed)")
+        raise InputError(f"could not list {dist} releases from the index (pip index versions {dist} failed)")
     return [v.strip() for v in match.group(1).split(",") if v.strip()]
 
 

@@ -11,12 +11,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from isolation_harness import __version__, spec
+from isolation_harness import __version__, frontends, spec
 from isolation_harness.engines import CellJob, Engine, EngineInfo, JobOutcome
 from isolation_harness.evidence import RunFacts, analyze_run
 from isolation_harness.inputs import CellInputs
 from isolation_harness.matrix import Cell
-from isolation_harness.record import CellRecord, PipUsed, Ran, RunRecord
+from isolation_harness.record import CellRecord, PipUsed, Ran, RunRecord, artifact_version
 from isolation_harness.runfolder import RunFolder
 from isolation_harness.scenario import Scenario
 from isolation_harness.verdict import Decision, Verdict, decide
@@ -51,6 +51,8 @@ def run_cell(run: CellRun, engine: Engine) -> CellRecord:
             run.scenario,
             run.inputs.pip_wheel,
             frontend=run.cell.frontend,
+            release=run.cell.release,
+            mode=run.cell.mode,
             timeout=limit,
             wheelhouse_hidden=run.inputs.hidden,
         ),
@@ -164,7 +166,18 @@ def _record(
         duration=times[2],
         ran=ran,
         harness_version=__version__,
+        mode=cell.mode,
+        frontend_release=cell.release,
+        frontend_version=_frontend_version(cell, inputs),
     )
+
+
+def _frontend_version(cell: Cell, inputs: CellInputs) -> str | None:
+    """The exact frontend the cell installed: pip's own version for pip, else its wheel's."""
+    dist = frontends.distribution(cell.frontend)
+    if dist is None:
+        return cell.pip
+    return artifact_version([a.file for a in inputs.artifacts], dist) or cell.release
 
 
 def _run_record(facts: RunFacts | None, out_dir: Path, folder: RunFolder, name: str) -> RunRecord | None:

@@ -31,7 +31,9 @@ class Change:
 
 
 def key(record: CellRecord, *, by_pip: bool) -> str:
-    parts = [record.scenario, f"py{record.python}", record.frontend]
+    """The cell id, maybe without its pip: the label (frontend, release, mode) keeps pip's default and
+    its venv-isolation apart, and build==1.4.2 from build==1.4.3."""
+    parts = [record.scenario, f"py{record.python}", record.label]
     if by_pip:
         parts.insert(2, f"pip{record.pip.version}")
     return "/".join(parts)
@@ -40,9 +42,9 @@ def key(record: CellRecord, *, by_pip: bool) -> str:
 def compare(base: Sequence[CellRecord], candidate: Sequence[CellRecord]) -> tuple[list[Change], list[str]]:
     """Changed cells, and the cells present in only one run.
 
-    Cells match on scenario, Python, pip and frontend. When the two runs each hold one pip per
-    (scenario, Python, frontend), as when a candidate pip is checked against the last release, they
-    match without the pip version.
+    Cells match on scenario, Python, pip and label (frontend, its release and pip's mode). When the
+    two runs each hold one pip per (scenario, Python, label), as when a candidate pip is checked
+    against the last release, they match without the pip version.
     """
     by_pip = not (_one_pip_each(base) and _one_pip_each(candidate))
     left = {key(r, by_pip=by_pip): r for r in base}

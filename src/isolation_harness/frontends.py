@@ -1,4 +1,4 @@
-"""The frontends (and modes) a scenario can be replayed with: one matrix axis, rules per frontend.
+"""The frontends a scenario can be replayed with, their releases and pip's modes: matrix axes, rules as data.
 
 A scenario's action is written for pip (``pip install ...``); the other frontends derive theirs from it,
 or the scenario gives its own under ``action.<frontend>``. Each frontend says which pip releases it
@@ -6,13 +6,18 @@ applies to, and why not elsewhere, so a hole in a table is always explained. Eve
 is data in its entry of ``FRONTENDS`` (its command too, as a template): no code asks for a frontend by
 name.
 
-- ``pip``: pip's default isolation, a ``sitecustomize`` on the same interpreter (pip #11812, #7778).
-- ``pip-venv``: pip's opt-in ``--use-feature=venv-isolation`` (a real venv per build, pip PR #14070,
-  first released in 26.2).
+- ``pip``: pip, in each of its isolation modes (``MODES``): by default a ``sitecustomize`` on the same
+  interpreter (pip #11812, #7778); ``--use-feature=inprocess-build-deps`` (pip 26.0+) installs the
+  build dependencies in pip's own process; ``--use-feature=venv-isolation`` (pip 26.2+, pip PR #14070)
+  builds in a real venv. A mode applies where the pip release's own ``--use-feature`` list has it.
 - ``build``: ``python -m build`` (pypa/build), a real venv per build with the build requirements; one
   cell per Python, in the newest pip's column (see the rule below).
 - ``uv``: ``uv pip install`` (or the scenario's own uv command), offline against the wheel directory;
   uv does not use pip, so it runs once per Python, in the newest pip's column.
+
+A frontend other than pip can also be pinned to releases (``build==1.4.2``): its releases are an axis
+of their own, since its isolation changed between them (pypa/build #405, #1037). pip's releases are
+the pip axis.
 """
 
 from __future__ import annotations
@@ -22,7 +27,10 @@ from dataclasses import dataclass
 from typing import Literal
 
 from packaging.specifiers import SpecifierSet
-from packaging.version import Version
+from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
+
+from isolation_harness.errors import InputError
 
 PIP_ARGS = "{pip_args}"  # in an args template: the scenario's pip arguments, spliced in
 # What `isolation-harness diagnose` asks of the frontends it offers: pip builds a wheel of the project
@@ -59,14 +67,23 @@ class Frontend:
     # pyproject-hooks' environment variables) or "declared-backend" (hooks run as `python -c` without
     # them: the backend the project declares, passed by the cell driver).
     hook_detection: Literal["pyproject-hooks", "declared-backend"] = "pyproject-hooks"
+    has_modes: bool = False  # pip's isolation modes (MODES) apply: its command takes --use-feature
+    releases_axis: bool = True  # its own releases can be an axis (pip's are the pip axis)
 
-    def args(self, pip_args: Sequence[str], own: Sequence[str] | None) -> tuple[str, ...]:
-        """The frontend's arguments for a scenario whose pip action is ``pip_args``."""
+    def requirements_at(self, release: str | None) -> tuple[str, ...]:
+        """What the host environment gets for this frontend: its first requirement pinned to ``release``."""
+        if release is None or not self.requirements:
+            return self.requirements
+        return (f"{self.requirements[0]}=={release}", *self.requirements[1:])
+
+    def args(self, pip_args: Sequence[str], own: Sequence[str] | None, mode: str = "default") -> tuple[str, ...]:
+        """The frontend's arguments for a scenario whose pip action is ``pip_args``, in ``mode``."""
         if own is not None:
             return tuple(own)
         pip = tuple(pip_args)
-        if pip and self.flags_after_subcommand:
-            pip = (pip[0], *self.flags_after_subcommand, *pip[1:])
+        flags = (*self.flags_after_subcommand, *MODES[mode].flags)
+        if pip and flags:
+            pip = (pip[0], *flags, *pip[1:])
         return tuple(arg for item in self.args_template for arg in (pip if item == PIP_ARGS else (item,)))
 
     def not_applicable(self, pip: Version, newest: Version | None) -> str | None:
@@ -86,21 +103,14 @@ FRONTENDS: dict[str, Frontend] = {
         roots=("pip",),
         pips=SpecifierSet(),
         pips_reason="",
+        has_modes=True,
+        releases_axis=False,
         diagnose=True,
         diagnose_args=DIAGNOSE_PIP_ARGS,
         diagnose_user_args=(
             *("wheel", "--no-deps", "--no-cache-dir", "--wheel-dir", "{target}"),
             *("--find-links", "{wheelhouse}", "{project_url}"),
         ),
-    ),
-    "pip-venv": Frontend(
-        name="pip-venv",
-        module="pip",
-        requirements=(),
-        roots=("pip",),
-        pips=SpecifierSet(">=26.2"),
-        pips_reason="pip {pip} has no --use-feature=venv-isolation (first released in pip 26.2, pypa/pip#14070)",
-        flags_after_subcommand=("--use-feature=venv-isolation",),
     ),
     "build": Frontend(
         name="build",
@@ -154,6 +164,9 @@ FRONTENDS: dict[str, Frontend] = {
     ),
 }
 NAMES = tuple(FRONTENDS)
+# Frontends that were once names of their own and are now a frontend in a mode: old run folders and
+# their records still read (record.py), and a matrix or scenario that names one gets the fix.
+RENAMED = {"pip-venv": ("pip", "venv-isolation")}
 # What the others are compared with in the reports: pip as users run it, its default isolation.
 DEFAULT = "pip"
 
@@ -165,3 +178,107 @@ def get(name: str) -> Frontend:
 def names(*, diagnose: bool = False) -> tuple[str, ...]:
     """The frontends in table order; with ``diagnose``, only those `isolation-harness diagnose` offers."""
     return tuple(name for name, frontend in FRONTENDS.items() if frontend.diagnose or not diagnose)
+
+
+@dataclass(frozen=True)
+class Mode:
+    """One of pip's isolation modes: the ``--use-feature`` values that select it."""
+
+    name: str
+    features: tuple[str, ...]
+
+    @property
+    def flags(self) -> tuple[str, ...]:
+        return tuple(f"--use-feature={feature}" for feature in self.features)
+
+    def not_applicable(self, pip: Version, available: frozenset[str]) -> str | None:
+        """Why pip ``pip``, whose ``--use-feature`` accepts ``available``, has no such mode."""
+        missing = [feature for feature in self.features if feature not in available]
+        if not missing:
+            return None
+        first = FIRST_RELEASED.get(missing[0], "")
+        known = ", ".join(sorted(available)) or "none"
+        return f"pip {pip} has no --use-feature={missing[0]}{first} (its features: {known})"
+
+
+DEFAULT_MODE = "default"
+MODES: dict[str, Mode] = {
+    mode.name: mode
+    for mode in (
+        Mode(DEFAULT_MODE, ()),
+        # pip 26.0: the build dependencies are installed by pip's own process, not a pip subprocess.
+        Mode("inprocess-build-deps", ("inprocess-build-deps",)),
+        # pip 26.2: a real venv per build (pip PR #14070); its release notes say it will be the default.
+        Mode("venv-isolation", ("venv-isolation",)),
+        Mode("inprocess-build-deps+venv-isolation", ("inprocess-build-deps", "venv-isolation")),
+    )
+}
+MODE_NAMES = tuple(MODES)
+# Said in a reason when a pip lacks a feature (the list itself is read from each pip's wheel).
+FIRST_RELEASED = {
+    "inprocess-build-deps": ", first released in pip 26.0",
+    "venv-isolation": ", first released in pip 26.2 (pypa/pip#14070)",
+}
+
+
+def mode(name: str, *, where: str = "--mode") -> Mode:
+    if name not in MODES:
+        raise InputError(f"{where} {name}: not a pip mode; known: {', '.join(MODE_NAMES)}")
+    return MODES[name]
+
+
+@dataclass(frozen=True)
+class Pinned:
+    """A frontend named on the command line or in a file, maybe pinned: ``build`` or ``build==1.4.2``."""
+
+    name: str
+    release: str | None = None
+
+    @property
+    def label(self) -> str:
+        return self.name if self.release is None else f"{self.name}=={self.release}"
+
+
+def parse_pinned(value: str, *, where: str = "--frontend") -> Pinned:
+    """``NAME`` or ``NAME==RELEASE``, checked against the table; a renamed frontend names its fix."""
+    name, sep, release = value.strip().partition("==")
+    name = name.strip()
+    if name in RENAMED:
+        new, new_mode = RENAMED[name]
+        raise InputError(
+            f"{where} {value}: '{name}' is now frontend {new} in mode {new_mode}; "
+            f"write --frontend {new} --mode {new_mode} (in a file: frontend: {new}, mode: {new_mode})"
+        )
+    if name not in FRONTENDS:
+        raise InputError(f"{where} {value}: not a frontend; known: {', '.join(NAMES)}")
+    if not sep:
+        return Pinned(name)
+    if not FRONTENDS[name].releases_axis:
+        raise InputError(f"{where} {value}: {name}'s releases are the pip axis; write --pip {release.strip()}")
+    try:
+        Version(release.strip())
+    except InvalidVersion:
+        raise InputError(f"{where} {value}: '{release.strip()}' is not a release number like 1.4.2") from None
+    return Pinned(name, release.strip())
+
+
+def label(frontend: str, release: str | None = None, mode_name: str = DEFAULT_MODE) -> str:
+    """How a cell's frontend is written in its id and in tables: ``pip``, ``pip+venv-isolation``,
+    ``build==1.4.2``."""
+    text = Pinned(frontend, release).label
+    return text if mode_name == DEFAULT_MODE else f"{text}+{mode_name}"
+
+
+def distribution(frontend: str) -> str | None:
+    """The distribution whose version is the frontend's release (None when it has none to install)."""
+    reqs = FRONTENDS[frontend].requirements
+    return canonicalize_name(reqs[0]) if reqs else None
+
+
+def parse_label(text: str) -> tuple[str, str | None, str]:
+    """(frontend, release, mode) of a label as :func:`label` writes it (and old ``pip-venv``)."""
+    if text in RENAMED:
+        return RENAMED[text][0], None, RENAMED[text][1]
+    head, _, mode_name = text.partition("+")
+    name, _, release = head.partition("==")
+    return name, release or None, mode_name or DEFAULT_MODE

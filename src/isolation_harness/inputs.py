@@ -31,7 +31,7 @@ class CellInputs:
 class InputResolver:
     def __init__(self, wheelhouse: Wheelhouse) -> None:
         self.wheelhouse = wheelhouse
-        self._groups: dict[tuple[str, str, str], list[Path]] = {}
+        self._groups: dict[tuple[str, str, str, str | None], list[Path]] = {}
         self._lock = threading.Lock()
 
     def for_cell(self, cell: Cell, scenario: Scenario) -> CellInputs:
@@ -46,7 +46,7 @@ class InputResolver:
         return CellInputs(house.root, pip_wheel, pip, house.provenance(cell.pip) or "pypi", used, hidden)
 
     def _resolved(self, cell: Cell, scenario: Scenario) -> list[Path]:
-        key = (scenario.name, cell.python, cell.frontend)
+        key = (scenario.name, cell.python, cell.frontend, cell.release)
         with self._lock:
             if key not in self._groups:
                 self._groups[key] = self._resolve(cell, scenario)
@@ -57,7 +57,7 @@ class InputResolver:
         # requirement (pip #7778, #6264), which one resolution could not satisfy together.
         house = self.wheelhouse
         groups = [build_requirements(scenario), list(scenario.project.index), *scenario.host_requirement_groups]
-        groups.append(list(frontends.get(cell.frontend).requirements))
+        groups.append(list(frontends.get(cell.frontend).requirements_at(cell.release)))
         found = [house.probe_wheel(), *house.sdists(scenario.project.sdists)]
         for group in groups:
             found += [p for p in house.requirements(group, cell.python) if p not in found]

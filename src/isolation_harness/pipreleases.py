@@ -7,6 +7,8 @@ wheel, or a pyproject-hooks overlay: see pipsource.py) is registered under its P
 
 from __future__ import annotations
 
+import ast
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -47,3 +49,35 @@ class PipReleases:
         entry = self._store.entry(f"pip=={label}")
         source = entry.get("source") if entry else None
         return source if isinstance(source, dict) else None
+
+
+# Where every pip since 20.2 declares the values its `--use-feature` accepts.
+_CMDOPTIONS = "pip/_internal/cli/cmdoptions.py"
+
+
+def read_features(wheel: Path) -> frozenset[str]:
+    """The ``--use-feature`` values a pip wheel accepts, read from its own option table (the list
+    literal given as ``choices`` to ``use_new_feature``): a mode applies where its pip says so, not
+    where a table of ours guesses. A pip without the option (before 20.2) accepts none."""
+    try:
+        with zipfile.ZipFile(wheel) as archive:
+            source = archive.read(_CMDOPTIONS).decode("utf-8")
+    except (KeyError, OSError, zipfile.BadZipFile):
+        return frozenset()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            if any(isinstance(t, ast.Name) and t.id == "use_new_feature" for t in targets) and node.value:
+                return _choices(node.value)
+    return frozenset()
+
+
+def _choices(call: ast.expr) -> frozenset[str]:
+    for node in ast.walk(call):
+        if isinstance(node, ast.keyword) and node.arg == "choices":
+            return frozenset(
+                item.value
+                for item in ast.walk(node.value)
+                if isinstance(item, ast.Constant) and isinstance(item.value, str)
+            )
+    return frozenset()

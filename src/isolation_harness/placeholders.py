@@ -8,7 +8,8 @@ from isolation_harness._strict import Node
 
 # Placeholders the cell fills in; anything else in braces is a mistake in the scenario.
 # {path}: the PATH the frontend would get, for an `env` step that puts a folder before it.
-PLACEHOLDERS = frozenset({"target", "project_url", "project_dir", "cell", "run", "wheelhouse", "path"})
+# {host_site}: the host venv's site-packages, for an `env` step that points PYTHONPATH at it (build #405).
+PLACEHOLDERS = frozenset({"target", "project_url", "project_dir", "cell", "run", "wheelhouse", "path", "host_site"})
 
 
 def placeheld_list(node: Node) -> tuple[str, ...]:

@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from isolation_harness import frontends
 from isolation_harness.engines.base import EngineInfo
 from isolation_harness.errors import InputError
 from isolation_harness.evidence import RunFacts
@@ -93,10 +94,18 @@ class CellRecord:
     harness_version: str = ""
     format: int = RECORD_FORMAT
     extra: Mapping[str, Any] = field(default_factory=dict)  # keys this harness does not know, kept
+    mode: str = frontends.DEFAULT_MODE  # pip's isolation mode
+    frontend_release: str | None = None  # the release the cell asked for (build==1.4.2), if any
+    frontend_version: str | None = None  # the frontend's exact version installed (pip's for pip)
 
     @property
     def pip_version(self) -> str:
         return self.pip.version
+
+    @property
+    def label(self) -> str:
+        """The frontend as the cell id writes it: pip, pip+venv-isolation, build==1.4.2."""
+        return frontends.label(self.frontend, self.frontend_release, self.mode)
 
     def run(self, name: str) -> RunRecord | None:
         return self.control if name == "control" else self.experiment if name == "experiment" else None
@@ -114,6 +123,9 @@ class CellRecord:
             python={"axis": self.python, "exact": self.python_exact},
             pip=dataclasses.asdict(self.pip),
             frontend=self.frontend,
+            mode=self.mode,
+            frontend_release=self.frontend_release,
+            frontend_version=self.frontend_version,
             engine=dataclasses.asdict(self.engine),
             expected=self.expected,
             artifacts=[dataclasses.asdict(a) for a in self.artifacts],
@@ -156,16 +168,20 @@ class CellRecord:
         engine = {k: v for k, v in data["engine"].items() if k in engine_fields}
         engine["notes"] = tuple(engine.get("notes", ()))
         runs = {name: RunRecord.from_json(data[name]) if data.get(name) else None for name in ("control", "experiment")}
+        frontend, mode, cell = _upgraded(data)
         return cls(
             run_id=data["run_id"],
-            cell=data["cell"],
+            cell=cell,
             scenario=data["scenario"],
             scenario_sha256=data.get("scenario_sha256", ""),
             project_sha256=data.get("project_sha256"),
             python=python["axis"],
             python_exact=python.get("exact"),
             pip=PipUsed(pip["version"], pip.get("source", "pypi"), pip.get("wheel"), pip.get("sha256")),
-            frontend=data.get("frontend", "pip"),
+            frontend=frontend,
+            mode=mode,
+            frontend_release=data.get("frontend_release"),
+            frontend_version=data.get("frontend_version") or _version_in(data, frontend, pip["version"]),
             engine=EngineInfo(**engine),
             expected=data.get("expected"),
             artifacts=tuple(Artifact(a["file"], a["sha256"]) for a in data.get("artifacts", [])),
@@ -186,6 +202,42 @@ class CellRecord:
             format=data.get("format", 1),
             extra={k: v for k, v in data.items() if k not in known and k not in ("python", "pip", "engine")},
         )
+
+
+def upgraded_cell_id(cell: str) -> str:
+    """A cell id as this harness writes it: a renamed frontend (``pip-venv``) becomes its mode."""
+    head, _, last = cell.rpartition("/")
+    if last in frontends.RENAMED:
+        name, mode = frontends.RENAMED[last]
+        return f"{head}/{frontends.label(name, None, mode)}"
+    return cell
+
+
+def _upgraded(data: Mapping[str, Any]) -> tuple[str, str, str]:
+    """(frontend, mode, cell id) of a record, records made before modes were an axis included: their
+    ``pip-venv`` cells are pip in mode venv-isolation."""
+    frontend = str(data.get("frontend", "pip"))
+    mode = str(data.get("mode", frontends.DEFAULT_MODE))
+    if frontend in frontends.RENAMED:
+        frontend, mode = frontends.RENAMED[frontend]
+    return frontend, mode, upgraded_cell_id(str(data["cell"]))
+
+
+def _version_in(data: Mapping[str, Any], frontend: str, pip: str) -> str | None:
+    """The frontend's version from the artifacts a record lists (records before frontend_version)."""
+    dist = frontends.distribution(frontend) if frontend in frontends.FRONTENDS else None
+    if dist is None:
+        return pip if frontend == "pip" else None
+    return artifact_version([a["file"] for a in data.get("artifacts", [])], dist)
+
+
+def artifact_version(files: Sequence[str], dist: str) -> str | None:
+    """The version of distribution ``dist`` among wheel file names (name-version-...whl)."""
+    for name in files:
+        parts = name.split("-")
+        if name.endswith(".whl") and len(parts) >= 2 and parts[0].replace("_", "-").lower() == dist:
+            return parts[1]
+    return None
 
 
 def combine_repeats(runs: Sequence[CellRecord]) -> CellRecord:

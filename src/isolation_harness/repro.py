@@ -90,7 +90,9 @@ def script(run_dir: Path, cell: str, *, wheelhouse: Wheelhouse | None = None) ->
     if record.pip.wheel is None:
         raise InputError(f"{cell}: its record names no pip wheel, so the cell cannot be replayed")
     scenario = folder.scenario_of(record)
-    driver = spec.for_scenario(scenario, Path(record.pip.wheel), frontend=record.frontend).to_json()
+    driver = spec.for_scenario(
+        scenario, Path(record.pip.wheel), frontend=record.frontend, release=record.frontend_release, mode=record.mode
+    ).to_json()
     python = record.python
     q = shlex.quote
     lines = [

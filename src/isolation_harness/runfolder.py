@@ -26,8 +26,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from isolation_harness import frontends as frontends_table
 from isolation_harness.errors import InputError
-from isolation_harness.record import CellRecord
+from isolation_harness.record import CellRecord, upgraded_cell_id
 from isolation_harness.scenario import FIXTURES, Scenario, find_scenario, load_scenario
 
 RESULTS = "results.jsonl"
@@ -40,10 +41,11 @@ class Plan:
     scenarios: tuple[str, ...]
     pythons: tuple[str, ...]
     pips: tuple[str, ...]
-    frontends: tuple[str, ...]
+    frontends: tuple[str, ...]  # as --frontend takes them: pip, build==1.4.2
     repeat: int = 1
     timeout: int | None = None
     sources: str = ""  # where the scenarios and the matrix came from (./, bundled or given)
+    modes: tuple[str, ...] = ()  # pip's modes (empty in plans made before modes were an axis)
 
 
 def new_run_id(names: Sequence[str]) -> str:
@@ -190,15 +192,21 @@ class RunFolder:
 
 
 def _plan(data: dict[str, Any]) -> Plan:
+    # A plan made before pip's modes were an axis names pip-venv as a frontend: pip in that mode.
+    frontends = [frontends_table.RENAMED.get(f, (f, ""))[0] for f in data.get("frontends", ())]
+    modes = list(data.get("modes", ()))
+    if not modes and any(f in frontends_table.RENAMED for f in data.get("frontends", ())):
+        modes = [frontends_table.DEFAULT_MODE, *(m for f, m in frontends_table.RENAMED.values())]
     return Plan(
-        cells=tuple(data["cells"]),
+        cells=tuple(upgraded_cell_id(c) for c in data["cells"]),
         scenarios=tuple(data["scenarios"]),
         pythons=tuple(data["pythons"]),
         pips=tuple(data["pips"]),
-        frontends=tuple(data.get("frontends", ())),
+        frontends=tuple(dict.fromkeys(frontends)),
         repeat=data.get("repeat", 1),
         timeout=data.get("timeout"),
         sources=data.get("sources", ""),
+        modes=tuple(modes),
     )
 
 

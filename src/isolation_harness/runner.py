@@ -12,6 +12,7 @@ from pathlib import Path
 
 from isolation_harness.cell import CellRun, not_applicable_record, run_cell
 from isolation_harness.engines import Engine
+from isolation_harness.frontends import Pinned
 from isolation_harness.inputs import CellInputs, InputResolver
 from isolation_harness.matrix import Cell, Matrix, plan
 from isolation_harness.record import CellRecord, combine_repeats
@@ -34,7 +35,8 @@ class RunRequest:
     out: Path = Path("results")
     pythons: Sequence[str] = ()
     pips: Sequence[str] = ()
-    frontends: Sequence[str] = ()
+    frontends: Sequence[str] = ()  # names or pinned releases: pip, build==1.4.2
+    modes: Sequence[str] = ()  # pip's modes
     jobs: int = 0  # cells in parallel; 0: one per core
     repeat: int = 1  # runs of each cell; verdicts that differ make the cell `flaky`
     timeout: int | None = None  # overrides each scenario's per-run time limit
@@ -86,10 +88,11 @@ def plan_cells(request: RunRequest) -> list[Planned]:
         planned = plan(
             scenario,
             request.matrix,
-            requires_python=request.wheelhouse.requires_python,
+            facts=request.wheelhouse,
             pythons=request.pythons,
             pips=request.pips,
             frontends=request.frontends,
+            modes=request.modes,
         )
         cells += [(_on_engine(cell, scenario, disposable), scenario) for cell in planned]
     if request.only is not None:
@@ -191,10 +194,11 @@ def _plan(cells: Sequence[Planned], request: RunRequest) -> Plan:
         scenarios=tuple(sorted({s.name for _, s in cells})),
         pythons=tuple(sorted({c.python for c, _ in cells})),
         pips=tuple(sorted({c.pip for c, _ in cells})),
-        frontends=tuple(sorted({c.frontend for c, _ in cells})),
+        frontends=tuple(sorted({Pinned(c.frontend, c.release).label for c, _ in cells})),
         repeat=request.repeat,
         timeout=request.timeout,
         sources=request.sources,
+        modes=tuple(sorted({c.mode for c, _ in cells})),
     )
 
 
@@ -219,7 +223,14 @@ def replay_cells(folder: RunFolder) -> tuple[list[Planned], dict[str, str]]:
             scenarios[record.scenario] = folder.scenario_of(record)
         expected = Verdict(record.expected) if record.expected else None
         cell = Cell(
-            record.scenario, record.python, record.pip.version, record.frontend, expected, record.not_applicable
+            record.scenario,
+            record.python,
+            record.pip.version,
+            record.frontend,
+            expected,
+            record.not_applicable,
+            record.mode,
+            record.frontend_release,
         )
         cells.append((cell, scenarios[record.scenario]))
     return cells, {r.cell: r.verdict for r in records}

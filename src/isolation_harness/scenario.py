@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Literal
 
@@ -14,6 +14,8 @@ from packaging.version import Version
 
 from isolation_harness._strict import Fields, Node, load_yaml
 from isolation_harness.errors import ConfigError
+from isolation_harness.expectations import EXPECTABLE, Expectation, read_expectation
+from isolation_harness.frontends import DEFAULT_MODE
 from isolation_harness.frontends import NAMES as FRONTENDS
 from isolation_harness.placeholders import PLACEHOLDERS, check_placeholders, placeheld_list
 from isolation_harness.steps import (
@@ -61,8 +63,6 @@ __all__ = [
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 OFFERS = ("vcs", "path")
-# The verdicts a scenario may expect: `error` is always the harness's fault, `flaky` never a finding.
-EXPECTABLE = tuple(v.value for v in Verdict if v not in (Verdict.ERROR, Verdict.FLAKY))
 
 
 @dataclass(frozen=True)
@@ -112,21 +112,6 @@ class Action:
 
 
 @dataclass(frozen=True)
-class Expectation:
-    verdict: Verdict
-    pip: SpecifierSet = field(default_factory=SpecifierSet)
-    python: SpecifierSet = field(default_factory=SpecifierSet)
-    frontends: tuple[str, ...] = ()  # empty: every frontend
-
-    def matches(self, *, pip: Version, python: Version, frontend: str = "pip") -> bool:
-        return (
-            self.pip.contains(pip, prereleases=True)
-            and self.python.contains(python, prereleases=True)
-            and (not self.frontends or frontend in self.frontends)
-        )
-
-
-@dataclass(frozen=True)
 class Scenario:
     name: str
     summary: str
@@ -143,10 +128,18 @@ class Scenario:
     def skipped(self, frontend: str) -> str | None:
         return dict(self.skip_frontends).get(frontend)
 
-    def expected(self, *, pip: Version, python: Version, frontend: str = "pip") -> Verdict | None:
+    def expected(
+        self,
+        *,
+        pip: Version,
+        python: Version,
+        frontend: str = "pip",
+        mode: str = DEFAULT_MODE,
+        release: str | None = None,
+    ) -> Verdict | None:
         """The first expectation that covers the cell, or None when none does."""
         for rule in self.expect:
-            if rule.matches(pip=pip, python=python, frontend=frontend):
+            if rule.matches(pip=pip, python=python, frontend=frontend, mode=mode, release=release):
                 return rule.verdict
         return None
 
@@ -194,7 +187,7 @@ def load_scenario(path: Path) -> Scenario:
         project=_project(fields["project"]),
         contamination=tuple(read_step(n) for n in steps_node.items()) if steps_node else (),
         action=_action(fields["action"]),
-        expect=tuple(_expectation(n) for n in fields["expect"].items()),
+        expect=tuple(read_expectation(n) for n in fields["expect"].items()),
         timeout=timeout_node.whole(minimum=5, maximum=3600) if timeout_node else 300,
         source=path,
         skip_frontends=_skip_frontends(fields.get("skip-frontends")),
@@ -342,22 +335,6 @@ def _action(node: Node) -> Action:
         fields["args"].fail("the action needs a pip command, such as [install, '{project_url}']")
     own = tuple((name, placeheld_list(fields[name])) for name in others if name in fields)
     return Action(frontend="pip", args=args, own=own)
-
-
-def _expectation(node: Node) -> Expectation:
-    fields = node.mapping(required=("verdict",), optional=("pip", "python", "frontend"))
-    verdict = Verdict(fields["verdict"].choice(EXPECTABLE))
-    frontends: tuple[str, ...] = ()
-    if "frontend" in fields:
-        f = fields["frontend"]
-        items = f.items() if isinstance(f.value, list) else [f]
-        frontends = tuple(item.choice(FRONTENDS) for item in items)
-    return Expectation(
-        verdict=verdict,
-        pip=_specifier(fields.get("pip")),
-        python=_specifier(fields.get("python")),
-        frontends=frontends,
-    )
 
 
 def _specifier(node: Node | None) -> SpecifierSet:

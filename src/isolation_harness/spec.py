@@ -70,6 +70,8 @@ class DriverSpec:
     backend_path: tuple[str, ...] = ()
     wheelhouse_hidden: tuple[str, ...] = ()
     control_only: bool = False  # diagnose: only the clean build
+    frontend_requirements: tuple[str, ...] = ()  # the frontend's own, pinned to the cell's release
+    mode: str = frontends.DEFAULT_MODE  # pip's isolation mode (its flags are in action_args)
 
     @property
     def leading_installs(self) -> int:
@@ -104,7 +106,7 @@ class DriverSpec:
             "backend": {"spec": self.backend, "path": list(self.backend_path)},
             "frontend": self.frontend.name,
             "frontend_module": self.frontend.module,
-            "frontend_requirements": list(self.frontend.requirements),
+            "frontend_requirements": list(self.frontend_requirements),
             "frontend_roots": list(self.frontend.roots),
             "frontend_env": dict(self.frontend.env),
             "action_args": list(self.action_args),
@@ -122,6 +124,8 @@ def build(
     *,
     pip_wheel: str,
     frontend: str,
+    release: str | None = None,
+    mode: str = frontends.DEFAULT_MODE,
     pip_args: Sequence[str],
     own_args: Sequence[str] | None = None,
     run_timeout: int,
@@ -136,13 +140,15 @@ def build(
         project=project,
         pip_wheel=pip_wheel,
         frontend=chosen,
-        action_args=chosen.args(pip_args, own_args),
+        action_args=chosen.args(pip_args, own_args, mode),
         run_timeout=run_timeout,
         steps=tuple(steps),
         backend=backend[0],
         backend_path=tuple(backend[1]),
         wheelhouse_hidden=tuple(wheelhouse_hidden),
         control_only=control_only,
+        frontend_requirements=chosen.requirements_at(release),
+        mode=mode,
     )
 
 
@@ -151,6 +157,8 @@ def for_scenario(
     pip_wheel: Path,
     *,
     frontend: str = "pip",
+    release: str | None = None,
+    mode: str = frontends.DEFAULT_MODE,
     timeout: int | None = None,
     wheelhouse_hidden: Sequence[str] = (),
 ) -> DriverSpec:
@@ -170,6 +178,8 @@ def for_scenario(
         ),
         pip_wheel=pip_wheel.name,
         frontend=frontend,
+        release=release,
+        mode=mode,
         pip_args=scenario.action.args,
         own_args=scenario.action.for_frontend(frontend),
         run_timeout=timeout or scenario.timeout,

@@ -17,7 +17,7 @@ from typing import Any
 
 from packaging.specifiers import SpecifierSet
 
-from isolation_harness.pipreleases import PipReleases
+from isolation_harness.pipreleases import PipReleases, read_features
 from isolation_harness.probewheel import PROBE_NAME, PROBE_PTH, probe_requirement, probe_wheel_bytes, probe_wheel_name
 from isolation_harness.wheelresolve import sdists_for, wheels_for
 from isolation_harness.wheelstore import Artifact, WheelStore, default_location, sha256_of
@@ -54,6 +54,23 @@ class Wheelhouse:
 
     def requires_python(self, version: str) -> SpecifierSet:
         return self._view.requires_python(self.pip_wheel(version))
+
+    def pip_features(self, version: str) -> frozenset[str]:
+        """The ``--use-feature`` values this pip accepts, read from its wheel (pip's modes)."""
+        return read_features(self.pip_wheel(version))
+
+    # -- frontends' releases --------------------------------------------------------------------
+    def release_requires_python(self, requirement: str) -> SpecifierSet:
+        """The Requires-Python of one release of a frontend (``build==1.4.2``), downloaded on first
+        use: a release that does not exist fails here, before anything runs."""
+        files = self._store.download(
+            ["--no-deps", "--only-binary=:all:", "--ignore-requires-python", requirement],
+            key=f"release:{requirement}",
+            failure=f"--frontend {requirement}: no wheel of it could be downloaded from the index; "
+            f"check the release exists (pip index versions {requirement.partition('==')[0]}) or fix matrix.yaml",
+        )
+        wheels = [self.root / f for f in files if f.endswith(".whl")]
+        return self._view.requires_python(wheels[0]) if wheels else SpecifierSet()
 
     # -- build and host requirements ------------------------------------------------------------
     def requirements(self, requirements: Iterable[str], python: str) -> list[Path]:

@@ -27,8 +27,16 @@ def add(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--frontend",
         action="append",
         default=[],
-        metavar="NAME",
-        help=f"narrow to these frontends ({', '.join(frontends.NAMES)}; default: matrix.yaml's)",
+        metavar="NAME[==RELEASE]",
+        help=f"narrow to these frontends ({', '.join(frontends.NAMES)}), or releases of one: build==1.4.2 "
+        "(default: matrix.yaml's)",
+    )
+    run.add_argument(
+        "--mode",
+        action="append",
+        default=[],
+        metavar="MODE",
+        help=f"narrow to these pip modes ({', '.join(frontends.MODE_NAMES)}; default: matrix.yaml's)",
     )
     run.add_argument(
         "--pip",
@@ -76,6 +84,7 @@ def _new(args: argparse.Namespace) -> RunRequest:
         pythons=args.python,
         pips=candidates(args.pip, args.pyproject_hooks, wheelhouse),
         frontends=args.frontend,
+        modes=args.mode,
         jobs=args.jobs,
         repeat=args.repeat,
         timeout=args.timeout,
@@ -98,6 +107,7 @@ def _resumed(args: argparse.Namespace) -> RunRequest:
         pythons=plan.pythons,
         pips=plan.pips,
         frontends=plan.frontends,
+        modes=plan.modes,
         jobs=args.jobs,
         repeat=plan.repeat,
         timeout=plan.timeout,

@@ -10,6 +10,7 @@ from packaging.version import Version
 from isolation_harness import frontends
 from isolation_harness.commands import common
 from isolation_harness.commands.run import candidates
+from isolation_harness.matrix import Matrix
 from isolation_harness.report import verdict_table
 from isolation_harness.runfolder import new_run_id
 from isolation_harness.runner import RunRequest, RunResult, summary_counts
@@ -50,7 +51,7 @@ def main(args: argparse.Namespace) -> int:
             args.out,
             pythons=args.python,
             pips=pips,
-            frontends=PIP_FRONTENDS,
+            frontends=_pip_frontends(matrix),
             jobs=args.jobs,
             sources=inputs.line,
             run_id=f"validate-{name}-{new_run_id([s.name for s in scenarios])}",
@@ -63,3 +64,13 @@ def main(args: argparse.Namespace) -> int:
     print(f"candidate pip {candidate[0]} against pip {baseline}:")
     print(render(changes, unmatched))
     return 1 if any(c.kind == "regression" for c in changes) else 0
+
+
+def _pip_frontends(matrix: Matrix) -> list[str]:
+    """The frontends that run pip's code, each at one release (its newest in the matrix): a pip
+    patch is judged in each of pip's modes, not across pypa/build's releases."""
+    chosen = []
+    for name in PIP_FRONTENDS:
+        release = matrix.releases(name)[-1]
+        chosen.append(name if release is None else f"{name}=={release}")
+    return chosen

@@ -128,7 +128,7 @@ class DockerEngine:
                     base.id,
                     wheel.name,
                     hashlib.sha256(wheel.read_bytes()).hexdigest(),
-                    list(spec.frontend.requirements),
+                    list(spec.frontend_requirements),
                     spec.leading_requirements,
                     [hashlib.sha256(path.read_bytes()).hexdigest() for path in DRIVER_FILES],
                 ]

@@ -128,6 +128,7 @@ class _Cell:
             "project_url": self.project_url,
             "wheelhouse": self.env["PIP_FIND_LINKS"],
             "path": self.env["PATH"],
+            "host_site": self.purelib,
             "target": os.path.join(self.cell, "target-" + run),
             "run": os.path.join(self.out, run),
         }
