@@ -1312,6 +1312,11 @@ class Plan:
             "workflow_dispatch uploads no baseline artifact",
             not (run.artifacts / "baseline").exists() and (run.artifacts / "report" / "report.html").is_file(),
         )
+        page = run.artifacts / "report" / "catalogue.md"
+        self.check(
+            "the report artifact carries the catalogue's status page, the run's scenarios measured",
+            page.is_file() and "| metapath | [" in page.read_text() and "(3." in page.read_text(),
+        )
         merged = jobs["merge"].folders[0] / "work" / "merged"
         self.sharded_equals_whole(merged)
 

@@ -7,10 +7,14 @@ import re
 from pathlib import Path
 
 import pytest
+from packaging.version import Version
 
 from isolation_harness.errors import ConfigError
-from isolation_harness.matrix import Matrix, plan
+from isolation_harness.frontends import DEFAULT_MODE
+from isolation_harness.matrix import Cell, Matrix, plan
 from isolation_harness.scenario import load_scenario
+from isolation_harness.upstream import Upstream
+from isolation_harness.verdict import Verdict
 from isolation_harness.wheelhouse import Wheelhouse
 from tests.conftest import SCENARIOS
 
@@ -49,10 +53,46 @@ def problems(path: Path, matrix: Matrix, wheelhouse: Wheelhouse) -> list[str]:
         found.append("no upstream reference (an issue, pull request, PEP or documentation page)")
     if len(scenario.summary.split()) < 6:
         found.append("the summary does not say what the scenario shows")
-    for cell in plan(scenario, matrix, facts=wheelhouse):
+    cells = plan(scenario, matrix, facts=wheelhouse)
+    for cell in cells:
         if cell.not_applicable is None and cell.expected is None:
             found.append(f"{cell.id}: no expectation covers this cell")
+    if scenario.upstream is None:
+        found.append("no upstream: (url, state: open|fixed|unreported, fixed-in for a fixed report)")
+    else:
+        found.extend(fixed_in_problems(scenario.upstream, cells, matrix))
     return found
+
+
+def fixed_in_problems(upstream: Upstream, cells: list[Cell], matrix: Matrix) -> list[str]:
+    """Each fixed-in release must show in the expectations: from the newest release of the matrix
+    before it to the first one at or after it, the expected verdict changes on some Python measured at
+    both. A fix older than every release of the matrix (user-site's pip 10.0.1) has nothing to show."""
+    found = []
+    for name, fixed in upstream.fixed_in:
+        axis = sorted(Version(v) for v in (matrix.pips if name == "pip" else filter(None, matrix.releases(name))))
+        before, after = [v for v in axis if v < fixed], [v for v in axis if v >= fixed]
+        if not before:
+            continue
+        if not after:
+            found.append(f"fixed-in {name} {fixed} is newer than every {name} release of matrix.yaml: add it")
+            continue
+        old, new = _expected(cells, name, before[-1]), _expected(cells, name, after[0])
+        if not any(old[key] != new[key] for key in old.keys() & new.keys()):
+            found.append(
+                f"fixed-in {name} {fixed}: the expected verdicts do not change from {name} {before[-1]} to "
+                f"{after[0]} on any Python measured at both"
+            )
+    return found
+
+
+def _expected(cells: list[Cell], name: str, release: Version) -> dict[tuple[str, str], Verdict | None]:
+    """The expected verdict per Python (and host pip, for build and uv) at one release of ``name``."""
+    if name == "pip":
+        chosen = [c for c in cells if c.frontend == "pip" and c.mode == DEFAULT_MODE and Version(c.pip) == release]
+        return {(c.python, ""): c.expected for c in chosen if c.not_applicable is None}
+    chosen = [c for c in cells if c.frontend == name and c.release and Version(c.release) == release]
+    return {(c.python, c.pip): c.expected for c in chosen if c.not_applicable is None}
 
 
 def test_the_catalogue_holds_the_known_bugs() -> None:
@@ -81,3 +121,21 @@ def test_the_check_finds_what_is_missing(tmp_path: Path, matrix: Matrix, wheelho
     gap.write_text(text.replace('  - pip: ">=25"\n    verdict: leaked\n', ""))
     missing = problems(gap, matrix, wheelhouse)
     assert "metapath/py3.12/pip26.3/pip: no expectation covers this cell" in missing
+
+
+def test_the_check_finds_a_fixed_in_release_the_expectations_contradict(
+    tmp_path: Path, matrix: Matrix, wheelhouse: Wheelhouse
+) -> None:
+    text = (SCENARIOS / "vcs-target.yaml").read_text()
+    assert 'fixed-in: {pip: "24.3"}' in text
+    wrong = tmp_path / "vcs-target.yaml"
+    wrong.write_text(text.replace('fixed-in: {pip: "24.3"}', 'fixed-in: {pip: "26.0"}'))
+    assert problems(wrong, matrix, wheelhouse) == [
+        "fixed-in pip 26.0: the expected verdicts do not change from pip 25.3 to 26.0.1 on any Python measured at both"
+    ]
+    ahead = tmp_path / "ahead" / "vcs-target.yaml"
+    ahead.parent.mkdir()
+    ahead.write_text(text.replace('fixed-in: {pip: "24.3"}', 'fixed-in: {pip: "99.0"}'))
+    assert problems(ahead, matrix, wheelhouse) == [
+        "fixed-in pip 99.0 is newer than every pip release of matrix.yaml: add it"
+    ]

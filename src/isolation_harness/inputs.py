@@ -13,6 +13,7 @@ from typing import Any
 
 from isolation_harness import frontends
 from isolation_harness.matrix import Cell
+from isolation_harness.probewheel import is_probe
 from isolation_harness.pyproject import build_requirements
 from isolation_harness.scenario import Scenario
 from isolation_harness.wheelhouse import Artifact, Wheelhouse
@@ -60,5 +61,8 @@ class InputResolver:
         groups.append(list(frontends.get(cell.frontend).requirements_at(cell.release)))
         found = [house.probe_wheel(), *house.sdists(scenario.project.sdists)]
         for group in groups:
-            found += [p for p in house.requirements(group, cell.python) if p not in found]
+            # The probe is built here, never downloaded: a scenario may install it into the host (a
+            # build without isolation still reports what it saw), and it is always in the cell.
+            wanted = [r for r in group if not is_probe(r)]
+            found += [p for p in house.requirements(wanted, cell.python) if p not in found]
         return found

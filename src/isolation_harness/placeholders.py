@@ -9,7 +9,16 @@ from isolation_harness._strict import Node
 # Placeholders the cell fills in; anything else in braces is a mistake in the scenario.
 # {path}: the PATH the frontend would get, for an `env` step that puts a folder before it.
 # {host_site}: the host venv's site-packages, for an `env` step that points PYTHONPATH at it (build #405).
-PLACEHOLDERS = frozenset({"target", "project_url", "project_dir", "cell", "run", "wheelhouse", "path", "host_site"})
+# The package index's (packageindex.py), filled once the cell's index listens: {index_url} without
+# credentials, {index_url_auth} with them, {index_netloc} host:port, {index_ca} the private CA's
+# certificate file, {index_user} and {index_password}. A scenario without `index-server:` may not use them.
+INDEX_PLACEHOLDERS = frozenset(
+    {"index_url", "index_url_auth", "index_netloc", "index_ca", "index_user", "index_password"}
+)
+PLACEHOLDERS = (
+    frozenset({"target", "project_url", "project_dir", "cell", "run", "wheelhouse", "path", "host_site"})
+    | INDEX_PLACEHOLDERS
+)
 
 
 def placeheld_list(node: Node) -> tuple[str, ...]:

@@ -7,6 +7,9 @@ import hashlib
 import io
 import zipfile
 
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
+
 from isolation_harness import __version__
 from isolation_harness.probe import PROBE_MODULE
 
@@ -14,6 +17,14 @@ PROBE_NAME = "isolation-harness-probe"
 PROBE_PTH = "isolation_harness_probe.pth"
 # A fixed timestamp keeps the probe wheel's bytes, and so its sha256, the same on every machine.
 _ZIP_DATE = (2000, 1, 1, 0, 0, 0)
+
+
+def is_probe(requirement: str) -> bool:
+    """Whether a requirement names the probe (built by the harness, never on an index)."""
+    try:
+        return canonicalize_name(Requirement(requirement).name) == PROBE_NAME
+    except InvalidRequirement:
+        return False
 
 
 def probe_requirement() -> str:

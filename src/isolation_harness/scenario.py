@@ -17,6 +17,7 @@ from isolation_harness.errors import ConfigError
 from isolation_harness.expectations import EXPECTABLE, Expectation, read_expectation
 from isolation_harness.frontends import DEFAULT_MODE
 from isolation_harness.frontends import NAMES as FRONTENDS
+from isolation_harness.packageindex import PackageIndex, read_index, uses_index
 from isolation_harness.placeholders import PLACEHOLDERS, check_placeholders, placeheld_list
 from isolation_harness.steps import (
     ENV_RE,
@@ -32,6 +33,7 @@ from isolation_harness.steps import (
     VenvConfig,
     read_step,
 )
+from isolation_harness.upstream import Upstream, read_upstream
 from isolation_harness.verdict import Verdict
 
 # Kept importable from here: the step types live in steps.py, the placeholders in placeholders.py.
@@ -124,6 +126,10 @@ class Scenario:
     source: Path
     # Frontends the scenario cannot be replayed with, and why (their cells are not-applicable).
     skip_frontends: tuple[tuple[str, str], ...] = ()
+    # The report's state upstream (the catalogue's files all say it; a scenario of one's own may not).
+    upstream: Upstream | None = None
+    # A package index the cell serves on loopback (TLS, basic auth), for bugs that need pip to talk to one.
+    index: PackageIndex | None = None
 
     def skipped(self, frontend: str) -> str | None:
         return dict(self.skip_frontends).get(frontend)
@@ -164,7 +170,7 @@ def load_scenario(path: Path) -> Scenario:
     root = Node(path, "", load_yaml(path))
     fields = root.mapping(
         required=("name", "summary", "references", "project", "action", "expect"),
-        optional=("contamination", "timeout", "skip-frontends"),
+        optional=("contamination", "timeout", "skip-frontends", "upstream", "index-server"),
     )
     name = fields["name"].text()
     if not NAME_RE.match(name):
@@ -191,7 +197,20 @@ def load_scenario(path: Path) -> Scenario:
         timeout=timeout_node.whole(minimum=5, maximum=3600) if timeout_node else 300,
         source=path,
         skip_frontends=_skip_frontends(fields.get("skip-frontends")),
+        upstream=read_upstream(fields["upstream"]) if "upstream" in fields else None,
+        index=_index(fields.get("index-server"), path),
     )
+
+
+def _index(node: Node | None, path: Path) -> PackageIndex | None:
+    if node is not None:
+        return read_index(node)
+    used = uses_index(path.read_text(encoding="utf-8"))
+    if used is not None:
+        Node(path, "index-server", None).fail(
+            f"{{{used}}} is used but the scenario serves no package index", "add index-server: {tls: true} (or {})"
+        )
+    return None
 
 
 def _skip_frontends(node: Node | None) -> tuple[tuple[str, str], ...]:

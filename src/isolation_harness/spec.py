@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from isolation_harness import frontends
+from isolation_harness.packageindex import cell_index
 from isolation_harness.probe import CANARY_MODULE
 from isolation_harness.pyproject import declared_backend, with_probe
 from isolation_harness.scenario import Install, Scenario, Step
@@ -72,6 +73,9 @@ class DriverSpec:
     control_only: bool = False  # diagnose: only the clean build
     frontend_requirements: tuple[str, ...] = ()  # the frontend's own, pinned to the cell's release
     mode: str = frontends.DEFAULT_MODE  # pip's isolation mode (its flags are in action_args)
+    # The package index the cell serves (packageindex.cell_index: TLS files, credentials, the runs'
+    # environment), or None: the runs see the wheel directory only.
+    index: Mapping[str, Any] | None = None
 
     @property
     def leading_installs(self) -> int:
@@ -114,6 +118,8 @@ class DriverSpec:
         }
         if self.control_only:
             data["control_only"] = True
+        if self.index is not None:
+            data["index"] = dict(self.index)
         if paths is not None:
             data.update({k: v for k, v in dataclasses.asdict(paths).items() if v is not None})
         return data
@@ -133,6 +139,7 @@ def build(
     backend: tuple[str, Sequence[str]] = ("", ()),
     wheelhouse_hidden: Sequence[str] = (),
     control_only: bool = False,
+    index: Mapping[str, Any] | None = None,
 ) -> DriverSpec:
     """The only place a DriverSpec is made."""
     chosen = frontends.get(frontend)
@@ -149,6 +156,7 @@ def build(
         control_only=control_only,
         frontend_requirements=chosen.requirements_at(release),
         mode=mode,
+        index=index,
     )
 
 
@@ -186,4 +194,5 @@ def for_scenario(
         steps=scenario.contamination,
         backend=declared_backend(scenario),
         wheelhouse_hidden=wheelhouse_hidden,
+        index=cell_index(scenario.index) if scenario.index is not None else None,
     )

@@ -74,7 +74,20 @@ class PipConfig:
     kind: Literal["pip-config"] = "pip-config"
 
 
-Step = Install | EditableFinder | PthFile | EnvVars | PipConfig | VenvConfig
+@dataclass(frozen=True)
+class CommandLine:
+    """Options the user gives on the command line (appended to the experiment's command), in place
+    of the environment variables named in ``instead_of`` that the control used: ``--cert`` instead
+    of ``PIP_CERT`` (pip #5502), where only the environment always reaches a pip subprocess."""
+
+    args: tuple[str, ...] = ()
+    instead_of: tuple[str, ...] = ()
+    # What the user types when the command asks (a password prompt), placeholders allowed; None: no input.
+    stdin: str | None = None
+    kind: Literal["command-line"] = "command-line"
+
+
+Step = Install | EditableFinder | PthFile | EnvVars | PipConfig | VenvConfig | CommandLine
 
 
 def _install(body: Node) -> Install:
@@ -130,6 +143,24 @@ def _venv_config(body: Node) -> VenvConfig:
     return VenvConfig(system_site_packages=flag)
 
 
+def _command_line(body: Node) -> CommandLine:
+    f = body.mapping(optional=("args", "instead-of-env", "stdin"))
+    if not f.values:
+        body.fail("says nothing", "give args (options to add), stdin (what the user types) or both")
+    instead = f["instead-of-env"].texts() if "instead-of-env" in f else ()
+    for i, name in enumerate(instead):
+        if not ENV_RE.match(name):
+            f["instead-of-env"].child(i, name).fail(f"'{name}' is not an environment variable name")
+    stdin = f.get("stdin")
+    if stdin is not None:
+        check_placeholders(stdin, stdin.text())
+    return CommandLine(
+        args=placeheld_list(f["args"]) if "args" in f else (),
+        instead_of=instead,
+        stdin=stdin.text() if stdin is not None else None,
+    )
+
+
 # In the order error messages list them.
 READERS: dict[str, Callable[[Node], Step]] = {
     "install": _install,
@@ -138,6 +169,7 @@ READERS: dict[str, Callable[[Node], Step]] = {
     "env": _env,
     "pip-config": _pip_config,
     "venv-config": _venv_config,
+    "command-line": _command_line,
 }
 STEP_KINDS = tuple(READERS)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from isolation_harness.commands import (
     bench,
     bisect,
+    catalogue,
     compare,
     diagnose,
     images,
@@ -30,6 +31,7 @@ COMMANDS = (
     images,
     table,
     report,
+    catalogue,
     compare,
     repro,
     bisect,

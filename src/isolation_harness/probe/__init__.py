@@ -13,6 +13,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 DRIVER = HERE / "driver.py"
 # The driver and the siblings it imports: shipped together into every cell.
-DRIVER_FILES = (DRIVER, HERE / "_driver_base.py", HERE / "_driver_steps.py")
+DRIVER_FILES = (
+    *(DRIVER, HERE / "_driver_base.py", HERE / "_driver_steps.py"),
+    *(HERE / "_driver_index.py", HERE / "_index_server.py"),
+)
 PROBE_MODULE = HERE / "_ih_probe.py"
 CANARY_MODULE = HERE / "_ih_canary.py"

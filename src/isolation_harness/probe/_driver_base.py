@@ -58,11 +58,13 @@ def _write(path, text):  # type: (str, str) -> None
         fh.write(text)
 
 
-def _run(argv, env, cwd, log_path, timeout):  # type: (list[str], dict[str, str], str, str, float) -> dict[str, object]
-    """Run one command, output to a log file, killed with its whole process group at the limit."""
+def _run(argv, env, cwd, log_path, timeout, *, stdin_path=None):
+    # type: (list[str], dict[str, str], str, str, float, str | None) -> dict[str, object]
+    """Run one command, output to a log file, killed with its whole process group at the limit; its
+    input is empty, or the file ``stdin_path`` (what a user types when asked)."""
     start = time.monotonic()
     timed_out = False
-    with open(log_path, "ab") as log:
+    with open(log_path, "ab") as log, open(stdin_path or os.devnull, "rb") as stdin:
         log.write(("$ " + " ".join(argv) + "\n").encode())
         log.flush()
         proc = subprocess.Popen(
@@ -71,7 +73,7 @@ def _run(argv, env, cwd, log_path, timeout):  # type: (list[str], dict[str, str]
             cwd=cwd,
             stdout=log,
             stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
+            stdin=stdin,
             start_new_session=True,
         )
         _RUNNING.append(proc)

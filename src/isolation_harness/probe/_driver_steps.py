@@ -120,6 +120,14 @@ def _step_pip_config(c, step):  # type: (_Cell, dict) -> None
 
 
 # The contamination steps by kind: each takes the cell and the step, and returns None or a fault.
+def _step_command_line(c, step):  # type: (_Cell, dict) -> None
+    """The user's options appended to the experiment's command, replacing the named variables."""
+    c.experiment_args.extend(step["args"])
+    c.experiment_unset.extend(step.get("instead_of", []))
+    if step.get("stdin") is not None:
+        c.experiment_stdin = step["stdin"]
+
+
 STEPS = {
     "install": _step_install,
     "editable-finder": _step_editable_finder,
@@ -127,6 +135,7 @@ STEPS = {
     "env": _step_env,
     "venv-config": _step_venv_config,
     "pip-config": _step_pip_config,
+    "command-line": _step_command_line,
 }
 
 

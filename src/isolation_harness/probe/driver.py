@@ -19,14 +19,20 @@ import signal
 import sys
 import time
 
+MYPY = False
+if MYPY:  # pragma: no cover - for the type comments only
+    import subprocess  # noqa: F401
+
 # The driver is this file and its _driver_*.py siblings; started as a script with -I, its own folder
 # is not on sys.path.
 if __package__:
     from . import _driver_base as base
+    from . import _driver_index as index
     from . import _driver_steps as steps
 else:  # pragma: no cover - a script in a cell
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import _driver_base as base  # type: ignore[no-redef,import-not-found,unused-ignore]
+    import _driver_index as index  # type: ignore[no-redef,import-not-found,unused-ignore]
     import _driver_steps as steps  # type: ignore[no-redef,import-not-found,unused-ignore]
 
 DRIVER_VERSION, STEPS, _step = base.DRIVER_VERSION, steps.STEPS, steps._step
@@ -40,7 +46,10 @@ def main(spec_path):  # type: (str) -> int
     os.makedirs(c.out, exist_ok=True)
     fault = base._contract(spec)
     if fault is None:
-        fault = _phases(c)
+        try:
+            fault = _phases(c)
+        finally:
+            index.stop(c)
     if fault is not None:
         return base._fault(c.result, c.out, fault)
     return base._finish(c.result, c.out)
@@ -60,6 +69,11 @@ def _phases(c):  # type: (_Cell) -> str | None
     fault = _venv(c) or _dev_wheels(c)
     if fault is not None:
         return fault
+    # 2b. the package index the scenario needs, a real server on loopback (its failure is the cell's)
+    if c.spec.get("index"):
+        fault = index.start(c)
+        if fault is not None:
+            return fault
     c.result["runs"] = c.runs
     # 3. the control: the same action in the same fresh environment, before any contamination
     c.mark("environment")
@@ -74,7 +88,7 @@ def _phases(c):  # type: (_Cell) -> str | None
         return fault
     # 5. the experiment
     c.mark("contamination")
-    _action(c, "experiment", c.experiment_env)
+    _action(c, "experiment", c.experiment_env, user=True)
     c.mark("experiment")
     c.result["roots"] = _roots(c)
     return None
@@ -103,6 +117,11 @@ class _Cell:
         # The contamination: the step being applied (its label) and what the steps did.
         self.label = ""
         self.experiment_env = {}  # type: dict[str, str]
+        self.experiment_args = []  # type: list[str]  # the user's options on the command line
+        self.experiment_unset = []  # type: list[str]  # variables those options replace
+        self.experiment_stdin = None  # type: str | None  # what the user types when asked
+        self.index = dict(index.NO_INDEX)  # type: dict[str, str]  # the package index's placeholders
+        self.index_proc = None  # type: subprocess.Popen[bytes] | None
         self.planted = []  # type: list[str]
         self.code_steps = []  # type: list[str]
         self.extra_roots = []  # type: list[str]  # host code outside the venv: user site, base, .pth folders
@@ -131,6 +150,7 @@ class _Cell:
             "host_site": self.purelib,
             "target": os.path.join(self.cell, "target-" + run),
             "run": os.path.join(self.out, run),
+            **self.index,
         }
 
 
@@ -234,14 +254,21 @@ def _dev_wheels(c):  # type: (_Cell) -> str | None
     return None
 
 
-def _action(c, name, extra_env):  # type: (_Cell, str, dict[str, str]) -> None
-    """One run of the action under test (the control or the experiment), with the probe's reports."""
+def _action(c, name, extra_env, *, user=False):  # type: (_Cell, str, dict[str, str], bool) -> None
+    """One run of the action under test (the control or the experiment), with the probe's reports;
+    with ``user``, what the user adds by hand (``command-line`` steps): options, input, variables."""
+    extra_args = c.experiment_args if user else []
+    unset = c.experiment_unset if user else []
+    stdin = c.experiment_stdin if user else None
     run_dir = os.path.join(c.out, name)
     os.makedirs(run_dir, exist_ok=True)
     values = c.values(name)
     env = dict(c.env)
     env.update({k: base._fill(v, values) for k, v in c.spec.get("frontend_env", {}).items()})
+    index.run_env(c, env, values)
     env.update({k: base._fill(v, values) for k, v in extra_env.items()})
+    for key in unset:
+        env.pop(key, None)
     env["ISOLATION_PROBE_DIR"] = os.path.join(run_dir, "probe")
     # The declared backend, for hook processes whose frontend does not name it (uv runs hooks
     # with `python -c`, without pyproject-hooks' environment variables).
@@ -249,8 +276,13 @@ def _action(c, name, extra_env):  # type: (_Cell, str, dict[str, str]) -> None
     env["ISOLATION_PROBE_BACKEND"] = backend.get("spec", "")
     env["ISOLATION_PROBE_BACKEND_PATH"] = json.dumps(backend.get("path", []))
     module = c.spec.get("frontend_module", c.spec.get("frontend", "pip"))
-    argv = [c.vpy, "-m", module] + [base._fill(a, values) for a in c.spec["action_args"]]
-    res = base._run(argv, env, os.path.join(c.cell, "work"), os.path.join(run_dir, "output.log"), c.timeout)
+    argv = [c.vpy, "-m", module] + [base._fill(a, values) for a in list(c.spec["action_args"]) + list(extra_args)]
+    stdin_path = None
+    if stdin is not None:
+        stdin_path = os.path.join(run_dir, "stdin.txt")
+        base._write(stdin_path, base._fill(stdin, values))
+    log = os.path.join(run_dir, "output.log")
+    res = base._run(argv, env, os.path.join(c.cell, "work"), log, c.timeout, stdin_path=stdin_path)
     res["reports"] = base._read_reports(env["ISOLATION_PROBE_DIR"])
     res["log"] = name + "/output.log"
     c.runs[name] = res
