@@ -85,7 +85,7 @@ def golden_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
     require_engine("docker", daemon_answers())
     out = tmp_path_factory.mktemp("golden")
-    scenarios = [arg for path in sorted(SCENARIOS.glob("*.yaml")) for arg in ("--scenario", path.stem)]
+    scenarios = [arg for name in golden_records.SCENARIOS for arg in ("--scenario", name)]
     folders = {}
     for group, engine, narrowing in golden_records.RUNS:
         argv = [sys.executable, "-m", "isolation_harness", "run", *scenarios, "--engine", engine, *narrowing]

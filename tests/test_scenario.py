@@ -209,9 +209,11 @@ def test_bad_new_keys(tmp_path: Path, project_extra: str, steps: str, message: s
         load_scenario(path)
 
 
-STEP_KEYS = "install, editable-finder, pth, env, pip-config, venv-config"
+STEP_KEYS = "install, editable-finder, pth, env, pip-config, venv-config, command-line"
 PLACEHOLDER_FIX = (
-    "placeholders are {cell}, {host_site}, {path}, {project_dir}, {project_url}, {run}, {target}, {wheelhouse}"
+    "placeholders are {cell}, {host_site}, {index_ca}, {index_netloc}, {index_password}, {index_url}, "
+    "{index_url_auth}, {index_user}, {path}, {project_dir}, {project_requirements}, {project_url}, {run}, "
+    "{target}, {wheelhouse}"
 )
 
 

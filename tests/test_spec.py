@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from isolation_harness import frontends, spec
+from isolation_harness.packageindex import PackageIndex, cell_index
 from isolation_harness.probe import CANARY_MODULE
 from isolation_harness.pyproject import parse_toml
 from isolation_harness.scenario import Scenario, load_scenario, load_scenarios
@@ -239,6 +240,7 @@ def test_the_spec_keys_are_the_keys_the_driver_reads() -> None:
         backend=("my_backend", (".",)),
         wheelhouse_hidden=("x.whl",),
         control_only=True,
+        index=cell_index(PackageIndex(tls=True, auth=True)),
     ).to_json(PATHS)
     assert reads - set(full) == set(), "the driver reads keys the host does not send"
     assert set(full) - reads == set(), "the host sends keys the driver never reads"

@@ -81,7 +81,11 @@ def test_actions_are_pinned_and_permissions_minimal() -> None:
 def test_full_matrix_fits_githubs_job_limit(matrix: Matrix) -> None:
     scenarios = list(load_scenarios(SCENARIOS).values())
     shards = shard_matrix(scenarios, matrix)["include"]
-    assert len(shards) == len(scenarios) * len(matrix.pythons) <= GITHUB_MATRIX_LIMIT
+    # One shard per scenario and Python of its matrix (a scenario's narrowing in matrix.yaml counts:
+    # keyring-build-deps has no 3.8 shard).
+    per_scenario = [len(matrix.narrowing(s.name).pythons or matrix.pythons) for s in scenarios]
+    assert per_scenario.count(len(matrix.pythons)) < len(per_scenario)
+    assert len(shards) == sum(per_scenario) <= GITHUB_MATRIX_LIMIT
     assert len({s["name"] for s in shards}) == len(shards)
     # Room to grow: the catalogue could be 42 scenarios on these Pythons before a split is needed.
     assert len(matrix.pythons) * 42 <= GITHUB_MATRIX_LIMIT

@@ -17,6 +17,8 @@ INDEX_PLACEHOLDERS = frozenset(
 )
 PLACEHOLDERS = (
     frozenset({"target", "project_url", "project_dir", "cell", "run", "wheelhouse", "path", "host_site"})
+    # {project_requirements}: a requirements file naming an sdist offer with its sha256 (hash-checking).
+    | {"project_requirements"}
     | INDEX_PLACEHOLDERS
 )
 

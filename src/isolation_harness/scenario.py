@@ -64,7 +64,7 @@ __all__ = [
 ]
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
-OFFERS = ("vcs", "path")
+OFFERS = ("vcs", "path", "sdist")
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,7 @@ class Project:
     """The project under test, written into the cell and offered to the frontend."""
 
     name: str
-    offer: Literal["vcs", "path"]
+    offer: Literal["vcs", "path", "sdist"]
     files: tuple[tuple[str, str], ...]
     fixture: str | None = None  # the folder in scenarios/fixtures the files came from, if any
     # Files written into the cell outside the project ({cell}/<path>), such as a backend in development.
@@ -254,7 +254,7 @@ def _project(node: Node) -> Project:
     fixture = fields.get("fixture")
     return Project(
         name=fields["name"].text(),
-        offer="vcs" if offer == "vcs" else "path",
+        offer="vcs" if offer == "vcs" else "sdist" if offer == "sdist" else "path",
         files=tuple(sorted(files.items())),
         fixture=fixture.text() if fixture is not None else None,
         outside=tuple(sorted(outside.items())),

@@ -15,7 +15,7 @@ DRIVER = HERE / "driver.py"
 # The driver and the siblings it imports: shipped together into every cell.
 DRIVER_FILES = (
     *(DRIVER, HERE / "_driver_base.py", HERE / "_driver_steps.py"),
-    *(HERE / "_driver_index.py", HERE / "_index_server.py"),
+    *(HERE / "_driver_index.py", HERE / "_driver_project.py", HERE / "_index_server.py"),
 )
 PROBE_MODULE = HERE / "_ih_probe.py"
 CANARY_MODULE = HERE / "_ih_canary.py"

@@ -28,21 +28,21 @@ NO_INDEX = dict.fromkeys(
 def start(c):  # type: (_Cell) -> str | None
     """Serve the cell's wheel directory as a simple index on loopback; None, or why it did not start
     (the cell is then an error, never a verdict about the frontend)."""
-    spec = c.spec["index"]
+    served = c.spec.get("index") or {}  # type: dict
     folder = os.path.join(c.cell, "index")
     os.makedirs(folder, exist_ok=True)
     port_file = os.path.join(folder, "port")
     argv = [sys.executable, "-I", "-S", SERVER, "--root", c.env["PIP_FIND_LINKS"], "--port-file", port_file]
     argv += ["--log", os.path.join(c.out, "index.log")]
     ca = ""
-    if spec.get("tls"):
+    if served.get("tls"):
         for name in ("ca", "cert", "key"):
             with open(os.path.join(folder, name + ".pem"), "w") as fh:
-                fh.write(spec[name])
+                fh.write(served[name])
         ca = os.path.join(folder, "ca.pem")
         argv += ["--certfile", os.path.join(folder, "cert.pem"), "--keyfile", os.path.join(folder, "key.pem")]
-    if spec.get("auth"):
-        argv += ["--user", spec["user"], "--password", spec["password"]]
+    if served.get("auth"):
+        argv += ["--user", served["user"], "--password", served["password"]]
     err_path = os.path.join(folder, "server.err")
     with open(err_path, "wb") as err:
         c.index_proc = subprocess.Popen(
@@ -60,13 +60,13 @@ def start(c):  # type: (_Cell) -> str | None
         time.sleep(0.05)
     with open(port_file) as fh:
         port = fh.read().strip()
-    scheme = "https" if spec.get("tls") else "http"
+    scheme = "https" if served.get("tls") else "http"
     # By name, not address: truststore (pip 24.2+) refuses an address as the TLS server name
     # ("check_hostname requires server_hostname"); the certificate names both, the server listens
     # on 127.0.0.1, where the cell's /etc/hosts sends localhost.
     netloc = "localhost:%s" % port
-    user, password = spec.get("user", ""), spec.get("password", "")
-    auth = "%s:%s@" % (user, password) if spec.get("auth") else ""
+    user, password = served.get("user", ""), served.get("password", "")
+    auth = "%s:%s@" % (user, password) if served.get("auth") else ""
     c.index = {
         "index_url": "%s://%s/simple/" % (scheme, netloc),
         "index_url_auth": "%s://%s%s/simple/" % (scheme, auth, netloc),
@@ -75,7 +75,7 @@ def start(c):  # type: (_Cell) -> str | None
         "index_user": user,
         "index_password": password,
     }
-    c.result["index"] = {"url": c.index["index_url"], "tls": bool(spec.get("tls")), "auth": bool(spec.get("auth"))}
+    c.result["index"] = {"url": c.index["index_url"], "tls": bool(served.get("tls")), "auth": bool(served.get("auth"))}
     return None
 
 
@@ -97,8 +97,9 @@ def stop(c):  # type: (_Cell) -> None
 def run_env(c, env, values):  # type: (_Cell, dict[str, str], dict[str, str]) -> None
     """The runs of a cell with an index reach packages through it, as the scenario says (its env, its
     command line), not through the wheel directory the set-up used."""
-    if not c.spec.get("index"):
+    served = c.spec.get("index")
+    if not served:
         return
     env.pop("PIP_NO_INDEX", None)
     env.pop("PIP_FIND_LINKS", None)
-    env.update({k: v.format(**values) for k, v in c.spec["index"].get("env", {}).items()})
+    env.update({k: v.format(**values) for k, v in served.get("env", {}).items()})

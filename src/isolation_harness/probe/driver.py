@@ -10,7 +10,6 @@ Usage: python -I -S driver.py SPEC.json [--prepare]
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import platform
@@ -28,11 +27,13 @@ if MYPY:  # pragma: no cover - for the type comments only
 if __package__:
     from . import _driver_base as base
     from . import _driver_index as index
+    from . import _driver_project as project
     from . import _driver_steps as steps
 else:  # pragma: no cover - a script in a cell
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import _driver_base as base  # type: ignore[no-redef,import-not-found,unused-ignore]
     import _driver_index as index  # type: ignore[no-redef,import-not-found,unused-ignore]
+    import _driver_project as project  # type: ignore[no-redef,import-not-found,unused-ignore]
     import _driver_steps as steps  # type: ignore[no-redef,import-not-found,unused-ignore]
 
 DRIVER_VERSION, STEPS, _step = base.DRIVER_VERSION, steps.STEPS, steps._step
@@ -59,8 +60,8 @@ def _phases(c):  # type: (_Cell) -> str | None
     """The cell, phase by phase: None when it ran to the end, else the fault that stopped it."""
     _setup(c)
     # 1. the project, as a git repository the frontend clones or as a plain folder
-    _write_project(c)
-    fault = _offer_project(c)
+    project.write(c)
+    fault = project.offer(c)
     if fault is not None:
         return fault
     c.mark("project")
@@ -105,6 +106,7 @@ class _Cell:
         self.home = os.path.join(self.cell, "home")
         self.venv = os.path.join(self.cell, "venv")
         self.setup_log = os.path.join(self.out, "setup.log")
+        self.requirements_file = os.path.join(self.cell, "requirements.txt")  # an sdist offer's, hashed
         # Filled by _setup, _offer_project and _venv, once the spec is known to be one this driver reads.
         self.src = ""
         self.editable_dir = ""
@@ -145,6 +147,7 @@ class _Cell:
             "cell": self.cell,
             "project_dir": self.src,
             "project_url": self.project_url,
+            "project_requirements": self.requirements_file,
             "wheelhouse": self.env["PIP_FIND_LINKS"],
             "path": self.env["PATH"],
             "host_site": self.purelib,
@@ -190,40 +193,6 @@ def _setup(c):  # type: (_Cell) -> None
     c.timeout = float(c.spec["run_timeout"])
     c.src = os.path.join(c.cell, "src", c.spec["project"]["name"])
     c.editable_dir = os.path.join(c.cell, "editable", c.spec["project"]["name"])
-
-
-def _write_project(c):  # type: (_Cell) -> None
-    """The project's files in the cell: its text files, its binary ones (diagnose copies a real
-    project whole: they travel base64-encoded), files outside it, and its symlinks."""
-    project = c.spec["project"]
-    for rel, text in project["files"].items():
-        base._write(os.path.join(c.src, rel), text)
-    for rel, data in project.get("binary_files", {}).items():
-        path = os.path.join(c.src, rel)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path, "wb") as binary:
-            binary.write(base64.b64decode(data))
-    for rel, text in project.get("outside", {}).items():
-        base._write(os.path.join(c.cell, rel), text)
-    for rel, target in project.get("links", {}).items():
-        link = os.path.join(c.src, rel)
-        os.makedirs(os.path.dirname(link), exist_ok=True)
-        os.symlink(target.format(cell=c.cell), link)
-
-
-def _offer_project(c):  # type: (_Cell) -> str | None
-    """How the frontend is given the project: a git repository it clones, or the folder's path."""
-    project = c.spec["project"]
-    if project["offer"] != "vcs":
-        c.project_url = c.src
-        return None
-    git_env = dict(c.env, **base.GIT_ENV)
-    for argv in (["git", "init", "-q"], ["git", "add", "-A"], ["git", "commit", "-q", "-m", "project under test"]):
-        if base._run(argv, git_env, c.src, c.setup_log, 120)["exit_code"] != 0:
-            return "git failed to create the project repository: %s" % argv
-    # `name @ git+file:///...` is refused by old pips ("looks like a path"); #egg= works on 19-26.
-    c.project_url = "git+file://%s#egg=%s" % (c.src, project["name"])
-    return None
 
 
 def _venv(c):  # type: (_Cell) -> str | None
