@@ -42,8 +42,8 @@ def test_unknown_scenario(tmp_path: Path) -> None:
     proc = cli("run", "--scenario", "metapth", cwd=tmp_path)
     assert proc.returncode == 2
     assert (
-        "--scenario metapth: no file scenarios/metapth.yaml; known scenarios: build-pythonpath, cert-build-deps, dev-backend, "
-        in proc.stderr
+        "--scenario metapth: no file scenarios/metapth.yaml; known scenarios: build-pythonpath, "
+        "cert-build-deps, dev-backend, " in proc.stderr
     )
     assert ", metapath, " in proc.stderr
 

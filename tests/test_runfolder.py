@@ -14,6 +14,7 @@ from isolation_harness.errors import InputError
 from isolation_harness.record import CellRecord
 from isolation_harness.runfolder import PLAN, RESULTS, Plan, RunFolder, new_run_id
 from isolation_harness.scenario import Scenario
+from tests.conftest import SCENARIOS
 
 from .conftest import cell_record
 
@@ -106,6 +107,14 @@ def test_cell_folders_and_relative_paths(tmp_path: Path) -> None:
     assert folder.cell_dir(slug, 2) == tmp_path.resolve() / "cells" / f"{slug}__repeat2"
     assert folder.relative(folder.cell_dir(slug) / "driver.log") == f"cells/{slug}/driver.log"
     assert folder.relative(Path("/elsewhere/x.log")) == "/elsewhere/x.log"
+
+
+def test_a_run_of_the_whole_catalogue_has_a_folder_name_a_file_system_takes(tmp_path: Path) -> None:
+    names = [p.stem for p in sorted(SCENARIOS.glob("*.yaml"))]
+    run_id = new_run_id(names)
+    assert run_id.split("-", 1)[1].startswith(f"{names[0]}+{len(names) - 1}-more-")
+    (tmp_path / run_id).mkdir()  # 255 bytes at most
+    assert len(new_run_id(["a" * 100])) < 255
 
 
 def test_new_run_id_names_the_scenarios() -> None:
