@@ -19,7 +19,9 @@ else:
 
 def test_probe_joins_build_requirements_and_nothing_else_changes(metapath: Scenario) -> None:
     original = metapath.project.file_map["pyproject.toml"]
-    edited = with_probe(metapath)
+    files = with_probe(metapath)
+    edited = files.pop("pyproject.toml")
+    assert files == {k: v for k, v in metapath.project.file_map.items() if k != "pyproject.toml"}
     assert tomllib.loads(edited)["build-system"]["requires"] == [probe_requirement(), "flit_core >=3.8.0,<4"]
     assert edited.replace(f'"{probe_requirement()}", ', "") == original
     assert build_requirements(metapath) == ["flit_core >=3.8.0,<4"]

@@ -129,3 +129,29 @@ def test_error_inside_pips_box_is_the_signature() -> None:
         "  error: backend-unavailable\n\n  Cannot import 'b'\n  ╰─> ModuleNotFoundError: No module named 'setuptools'\n"
     )
     assert error_signature(log) == "ModuleNotFoundError: No module named 'setuptools'"
+
+
+def test_a_build_requirement_shadowed_by_the_frontends_own_file(tmp_path: Path) -> None:
+    """pip 19-21.0 ran pep517's _in_process.py from pip/_vendor/pep517, which was then sys.path[0]: a
+    build requirement named colorlog was pep517's colorlog.py (pip #8887). pip's own modules, the hook
+    script, its sibling `compat` (no other copy: the hook's own import) and the build environment's
+    modules are not counted."""
+    vendored = f"{HOST}/pip/_vendor/pep517"
+    built = "/tmp/pip-build-env/overlay/colorlog/__init__.py"
+    modules = {
+        "__main__": f"{vendored}/_in_process.py",
+        "compat": f"{vendored}/compat.py",
+        "colorlog": f"{vendored}/colorlog.py",
+        "pip._vendor.six": f"{HOST}/pip/_vendor/six.py",
+        "setuptools": "/tmp/pip-build-env/overlay/lib/python3.11/site-packages/setuptools/__init__.py",
+    }
+    copies = {"colorlog": [built]}
+    old = report(14, argv=[f"{vendored}/_in_process.py", "build_wheel"], modules=modules, other_copies=copies)
+    facts = analyze_run(run(old), ROOTS, tmp_path)
+    shadow = f"colorlog ({vendored}/colorlog.py, hiding {built})"
+    assert facts.shadowed_by_frontend == (shadow,)
+    assert facts.influence == (f"the build imported the frontend's own file under another name: {shadow}",)
+    fixed = report(15, modules={**modules, "colorlog": built}, other_copies={"colorlog": [f"{vendored}/colorlog.py"]})
+    assert analyze_run(run(fixed), ROOTS, tmp_path).influence == ()
+    control = report(16, modules={k: v for k, v in modules.items() if k != "colorlog"})
+    assert analyze_run(run(control), ROOTS, tmp_path).influence == ()

@@ -13,8 +13,8 @@ import pytest
 
 from isolation_harness import frontends, spec
 from isolation_harness.packageindex import PackageIndex, cell_index
-from isolation_harness.probe import CANARY_MODULE
-from isolation_harness.pyproject import parse_toml
+from isolation_harness.probe import CANARY_MODULE, PROBE_MODULE
+from isolation_harness.pyproject import LEGACY_PROBE_LINE, declared_backend, parse_toml
 from isolation_harness.scenario import Scenario, load_scenario, load_scenarios
 from isolation_harness.spec import CellPaths, DriverSpec, ProjectSpec
 from isolation_harness.steps import EditableFinder, EnvVars, Install, PipConfig, PthFile, Step, VenvConfig
@@ -59,6 +59,22 @@ def _built(steps: tuple[Step, ...]) -> DriverSpec:
     )
 
 
+def _assert_probe_only_joined_requires(scenario: Scenario, files: dict[str, str]) -> None:
+    assert set(files) == set(scenario.project.file_map)
+    original = parse_toml(scenario.project.file_map["pyproject.toml"])["build-system"]
+    edited = parse_toml(files["pyproject.toml"])["build-system"]
+    assert edited["requires"] == [probe_requirement(), *original["requires"]]
+    assert {k: v for k, v in edited.items() if k != "requires"} == {
+        k: v for k, v in original.items() if k != "requires"
+    }
+    assert (
+        files["pyproject.toml"].replace(f'"{probe_requirement()}", ', "") == scenario.project.file_map["pyproject.toml"]
+    )
+    assert {k: v for k, v in files.items() if k != "pyproject.toml"} == {
+        k: v for k, v in scenario.project.file_map.items() if k != "pyproject.toml"
+    }
+
+
 # -- the catalogue's specs --------------------------------------------------------------------------
 @pytest.mark.parametrize("scenario", _scenarios(), ids=lambda s: s.name)
 def test_every_scenarios_spec(scenario: Scenario) -> None:
@@ -73,30 +89,25 @@ def test_every_scenarios_spec(scenario: Scenario) -> None:
     assert data["canary_source"] == CANARY_MODULE.read_text()
     assert data["wheelhouse_hidden"] == []
     assert "control_only" not in data
-    # The project, with the probe first among its build requirements and nothing else changed.
+    # The project, with the probe first among its build requirements and nothing else changed (a
+    # legacy project's probe goes beside setup.py instead: tests/test_probe.py).
     files = data["project"]["files"]
-    assert set(files) == set(scenario.project.file_map)
-    original = parse_toml(scenario.project.file_map["pyproject.toml"])["build-system"]
-    edited = parse_toml(files["pyproject.toml"])["build-system"]
-    assert edited["requires"] == [probe_requirement(), *original["requires"]]
-    assert {k: v for k, v in edited.items() if k != "requires"} == {
-        k: v for k, v in original.items() if k != "requires"
-    }
-    assert (
-        files["pyproject.toml"].replace(f'"{probe_requirement()}", ', "") == scenario.project.file_map["pyproject.toml"]
-    )
-    assert {k: v for k, v in files.items() if k != "pyproject.toml"} == {
-        k: v for k, v in scenario.project.file_map.items() if k != "pyproject.toml"
-    }
+    if scenario.project.legacy:
+        assert files.pop("setup.py") == LEGACY_PROBE_LINE + scenario.project.file_map["setup.py"]
+        assert files.pop("_ih_probe.py") == PROBE_MODULE.read_text()
+        assert files == {k: v for k, v in scenario.project.file_map.items() if k != "setup.py"}
+    else:
+        _assert_probe_only_joined_requires(scenario, files)
     assert (data["project"]["name"], data["project"]["offer"]) == (scenario.project.name, scenario.project.offer)
     assert data["project"].get("outside", {}) == dict(scenario.project.outside)
     assert data["project"].get("links", {}) == dict(scenario.project.links)
     assert data["project"].get("dev_wheels", []) == list(scenario.project.dev_wheels)
     # The backend as declared, for the frontends that do not name it to the hooks (uv).
-    assert data["backend"] == {
-        "spec": original.get("build-backend", ""),
-        "path": list(original.get("backend-path", [])),
-    }
+    backend, path = declared_backend(scenario)
+    assert data["backend"] == {"spec": backend, "path": path}
+    if not scenario.project.legacy:
+        original = parse_toml(scenario.project.file_map["pyproject.toml"])["build-system"]
+        assert (backend, path) == (original.get("build-backend", ""), list(original.get("backend-path", [])))
 
 
 @pytest.mark.parametrize("frontend", frontends.NAMES)

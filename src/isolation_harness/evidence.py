@@ -44,6 +44,9 @@ class RunFacts:
     host_code_ran: tuple[str, ...] = ()
     # Host .pth files of folders only, processed in a build process: a fact, not host code running.
     host_pth_processed: tuple[str, ...] = ()
+    # Modules the build imported under a name that is not the frontend's, from the frontend's own files:
+    # a folder of the frontend was on the hook's sys.path and shadowed a build requirement (pip #8887).
+    shadowed_by_frontend: tuple[str, ...] = ()
     influence: tuple[str, ...] = field(default=())
 
     def summary(self) -> RunSummary:
@@ -95,6 +98,10 @@ def is_hook_process(report: dict[str, Any]) -> bool:
         return True
     # uv runs each hook as `python -c <script>` that imports the backend; no pyproject-hooks there.
     backend = report.get("backend") or {}
+    if backend.get("legacy"):
+        # A legacy project's setup.py run by pip itself (`python -c <shim> bdist_wheel`, before 25.3):
+        # no hook, but the build happens there, with the setuptools it imported.
+        return bool(backend.get("loaded"))
     return str(argv[0]) == "-c" and bool(backend.get("loaded"))
 
 
@@ -108,11 +115,39 @@ class _Seen:
     backend_file: str | None = None
     backend_spec: str | None = None
     backend_path: tuple[str, ...] = ()
+    shadowed: dict[str, None] = field(default_factory=dict)
 
 
-def _seen(hooks: list[dict[str, Any]], foreign: Callable[[str | None], bool]) -> _Seen:
+def _frontend_package(path: str, frontend: list[str]) -> str | None:
+    """The frontend's top-level package whose folder holds ``path`` (``pip`` for pip's vendored files)."""
+    real = os.path.realpath(path)
+    for root in frontend:
+        if real.startswith(root.rstrip(os.sep) + os.sep):
+            return Path(root).name
+    return None
+
+
+def _shadowed(report: dict[str, Any], frontend: list[str]) -> list[str]:
+    """Modules of a hook process loaded from the frontend's files under another top-level name while
+    sys.path also offered a copy of that name: ``colorlog`` from ``pip/_vendor/pep517/colorlog.py``,
+    hiding the build requirement ``colorlog``. A folder inside the frontend was on sys.path (pep517 < 0.10
+    ran ``_in_process.py`` from its package folder, pip #8887). The hook script's own imports of its
+    siblings (pep517's ``compat``) have no other copy and are the frontend's business, not the build's."""
+    found = []
+    copies = report.get("other_copies") or {}
+    for name, path in sorted((report.get("modules") or {}).items()):
+        package = _frontend_package(str(path), frontend) if name != "__main__" else None
+        hidden = copies.get(name) or []
+        if package is not None and name.split(".")[0] != package and hidden:
+            found.append(f"{name} ({path}, hiding {hidden[0]})")
+    return found
+
+
+def _seen(hooks: list[dict[str, Any]], foreign: Callable[[str | None], bool], frontend: list[str]) -> _Seen:
     seen = _Seen()
     for report in hooks:
+        for entry in _shadowed(report, frontend):
+            seen.shadowed[entry] = None
         for entry in report.get("meta_path", []):
             if foreign(entry.get("file")):
                 seen.finders[f"{entry['name']} ({entry['file']})"] = None
@@ -153,6 +188,7 @@ def _influence(
     influence.extend(f"host path hook on sys.path_hooks: {h}" for h in seen.path_hooks)
     influence.extend(f"host entry on sys.path: {p}" for p in seen.paths)
     influence.extend(f"host code ran in the build: contamination step {c}" for c in ran)
+    influence.extend(f"the build imported the frontend's own file under another name: {m}" for m in seen.shadowed)
     return tuple(influence)
 
 
@@ -167,7 +203,7 @@ def analyze_run(run: dict[str, Any], roots: dict[str, Any], out_dir: Path) -> Ru
     def foreign(path: str | None) -> bool:
         return _under(path, host) and not _under(path, frontend)
 
-    seen = _seen(hooks, foreign)
+    seen = _seen(hooks, foreign, frontend)
     ran, processed = _canaries(run, hooks, roots)
     in_backend_path = (
         _in_backend_path(seen.backend_file, seen.backend_path) if seen.backend_path and seen.backend_file else None
@@ -187,5 +223,6 @@ def analyze_run(run: dict[str, Any], roots: dict[str, Any], out_dir: Path) -> Ru
         foreign_paths=tuple(seen.paths),
         host_code_ran=ran,
         host_pth_processed=processed,
+        shadowed_by_frontend=tuple(seen.shadowed),
         influence=_influence(seen, in_backend_path, foreign, ran),
     )

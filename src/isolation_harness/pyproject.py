@@ -1,4 +1,9 @@
-"""pyproject.toml of a project under test: its declared build system, and the probe added to it."""
+"""pyproject.toml of a project under test: its declared build system, and the probe added to it.
+
+A legacy project (setup.py, no pyproject.toml) declares nothing: it gets PEP 517's fallback (the
+requirements and backend pip uses for it), and the probe travels inside the project instead, since
+no build requirement of ours can reach a build whose requirements are the frontend's own.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from isolation_harness.errors import ConfigError
+from isolation_harness.probe import PROBE_MODULE
 from isolation_harness.scenario import Scenario
 from isolation_harness.wheelhouse import probe_requirement
 
@@ -24,8 +30,25 @@ def parse_toml(text: str) -> dict[str, Any]:
     return data
 
 
+# What pip builds a project without pyproject.toml with when it takes the PEP 517 path (PEP 517's
+# "setuptools.build_meta:__legacy__" and pip's fallback requirements, pip's pyproject.py).
+LEGACY_REQUIRES = ("setuptools>=40.8.0", "wheel")
+LEGACY_BACKEND = "setuptools.build_meta:__legacy__"
+# The first line of a legacy project's setup.py in a cell: loads the probe from beside setup.py by
+# its file (sys.path is left as the frontend made it) and starts it. `legacy=True` lets it report a
+# setup.py run by the frontend itself, outside any PEP 517 hook (pip before 25.3).
+LEGACY_PROBE_LINE = (
+    "import importlib.util as _ih_u, os as _ih_o; _ih_s = _ih_u.spec_from_file_location('_ih_probe', "
+    "_ih_o.path.join(_ih_o.path.dirname(_ih_o.path.abspath(__file__)), '_ih_probe.py')); "
+    "_ih_m = _ih_u.module_from_spec(_ih_s); _ih_s.loader.exec_module(_ih_m); _ih_m.install(legacy=True)"
+    "  # isolation-harness probe\n"
+)
+
+
 def build_requirements(scenario: Scenario) -> list[str]:
     """The project's declared build requirements (the probe is added to them for the cell)."""
+    if scenario.project.legacy:
+        return list(LEGACY_REQUIRES)
     requires = _pyproject(scenario).get("build-system", {}).get("requires", [])
     local = _dev_wheel_names(scenario)
     wanted = []
@@ -43,6 +66,8 @@ def build_requirements(scenario: Scenario) -> list[str]:
 
 def declared_backend(scenario: Scenario) -> tuple[str, list[str]]:
     """``build-backend`` and ``backend-path`` as declared."""
+    if scenario.project.legacy:
+        return LEGACY_BACKEND, []
     build_system = _pyproject(scenario).get("build-system", {})
     return build_system.get("build-backend", ""), list(build_system.get("backend-path", []))
 
@@ -67,10 +92,17 @@ def _pyproject(scenario: Scenario) -> dict[str, Any]:
         raise ConfigError(f"{scenario.source}: key 'project.files.pyproject.toml': not valid TOML ({exc})") from None
 
 
-def with_probe(scenario: Scenario) -> str:
-    """pyproject.toml of the scenario's project with the probe added to ``build-system.requires``."""
+def with_probe(scenario: Scenario) -> dict[str, str]:
+    """The project's files with the probe: added to ``build-system.requires``, or, for a legacy
+    project, beside setup.py and started by its first line."""
+    files = scenario.project.file_map
+    if scenario.project.legacy:
+        files["setup.py"] = LEGACY_PROBE_LINE + files["setup.py"]
+        files["_ih_probe.py"] = PROBE_MODULE.read_text()
+        return files
     where = f"{scenario.source}: key 'project.files.pyproject.toml'"
-    return insert_probe(scenario.project.file_map["pyproject.toml"], where)
+    files["pyproject.toml"] = insert_probe(files["pyproject.toml"], where)
+    return files
 
 
 def insert_probe(text: str, where: str) -> str:

@@ -23,6 +23,11 @@ from isolation_harness.wheelstore import Artifact
 RECORD_FORMAT = 1
 
 
+# Facts added to format 1 later, rare, and written only when present: a record without them reads the
+# same whether an older harness wrote it or nothing was seen, and old run folders report unchanged.
+SPARSE_FACTS = ("shadowed_by_frontend",)
+
+
 @dataclass(frozen=True)
 class RunRecord:
     """One run (control or experiment) of a cell: the facts, and where its log and probe reports are
@@ -35,7 +40,11 @@ class RunRecord:
 
     def to_json(self) -> dict[str, Any]:
         data = dict(self.extra)
-        data.update(dataclasses.asdict(self.facts))
+        facts = dataclasses.asdict(self.facts)
+        for name in SPARSE_FACTS:  # written only when there is something to say (see SPARSE_FACTS)
+            if not facts[name]:
+                del facts[name]
+        data.update(facts)
         data.update(log=self.log, probe_dir=self.probe_dir)
         return data
 

@@ -94,6 +94,12 @@ class Project:
         return dict(self.files)
 
     @property
+    def legacy(self) -> bool:
+        """A setup.py project without pyproject.toml: pip decides itself whether to run setup.py
+        directly or to build it with PEP 517's fallback (pip #8559, #6334); see pyproject.py."""
+        return "pyproject.toml" not in self.file_map
+
+    @property
     def digest(self) -> str:
         """sha256 of the project's files, whether inline or from a fixture."""
         parts = [self.files, self.outside, self.links, self.dev_wheels, self.sdists, self.index]
@@ -274,8 +280,11 @@ def _project_files(node: Node, fields: Fields) -> dict[str, str]:
     files.update(_relative_files(fields.get("files")))  # inline files add to or replace the fixture's
     if not files:
         node.fail("the project needs 'files' (inline) or 'fixture' (a folder in scenarios/fixtures)")
-    if "pyproject.toml" not in files:
-        node.fail("the project needs a pyproject.toml", "add one with a [build-system] table")
+    if "pyproject.toml" not in files and "setup.py" not in files:
+        node.fail(
+            "the project needs a pyproject.toml (or, for a legacy project, a setup.py)",
+            "add a pyproject.toml with a [build-system] table",
+        )
     return files
 
 

@@ -172,8 +172,7 @@ def for_scenario(
 ) -> DriverSpec:
     """A catalogue cell's spec: the scenario's project (with the probe among its build
     requirements), contamination and action for this frontend."""
-    files = scenario.project.file_map
-    files["pyproject.toml"] = with_probe(scenario)
+    files = with_probe(scenario)
     project = scenario.project
     return build(
         ProjectSpec(

@@ -65,8 +65,12 @@ def offer(c):  # type: (_Cell) -> str | None
 def sdist(src, folder, name):  # type: (str, str, str) -> tuple[str, str]
     """The project folder as a source archive <name>-<version>.tar.gz, byte for byte the same in every
     cell (sorted members, fixed owner and dates), and its sha256."""
-    with open(os.path.join(src, "pyproject.toml")) as fh:
-        found = re.search(r"""(?m)^version\s*=\s*["']([^"']+)["']""", fh.read())
+    if os.path.isfile(os.path.join(src, "pyproject.toml")):
+        with open(os.path.join(src, "pyproject.toml")) as fh:
+            found = re.search(r"""(?m)^version\s*=\s*["']([^"']+)["']""", fh.read())
+    else:  # a legacy project: setup(..., version="1.0", ...)
+        with open(os.path.join(src, "setup.py")) as fh:
+            found = re.search(r"""\bversion\s*=\s*["']([^"']+)["']""", fh.read())
     stem = "%s-%s" % (name, found.group(1) if found else "0")
     os.makedirs(folder, exist_ok=True)
     path = os.path.join(folder, stem + ".tar.gz")

@@ -55,6 +55,19 @@ def _backend():  # type: () -> dict[str, object]
         declared = True
     module_name = spec.split(":")[0].strip()
     module = sys.modules.get(module_name) if module_name else None
+    if module is None and _START.get("legacy"):
+        # Started by a legacy project's setup.py, outside any PEP 517 hook: the frontend ran setup.py
+        # itself (pip before 25.3, pip #6334), so the backend is whatever setuptools it imported.
+        setuptools = sys.modules.get("setuptools")
+        return {
+            "spec": "setup.py run by the frontend itself (no PEP 517 hook)",
+            "module": "setuptools",
+            "backend_path": [],
+            "loaded": setuptools is not None,
+            "declared_only": False,
+            "legacy": True,
+            "file": getattr(setuptools, "__file__", None),
+        }
     return {
         "spec": spec,
         "module": module_name,
@@ -75,6 +88,29 @@ def _non_stdlib_modules():  # type: () -> dict[str, str]
     return out
 
 
+def _other_copies(modules):  # type: (dict[str, str]) -> dict[str, list[str]]
+    """For each top-level module loaded from outside the standard library, the other places on
+    sys.path that offer the same name: what it shadowed. A frontend folder on the hook's sys.path
+    (pip/_vendor/pep517 in pip 19-21.0) can hide a build requirement of the same name (pip #8887).
+    Only looks (PathFinder.find_spec imports nothing)."""
+    from importlib.machinery import PathFinder
+
+    found = {}  # type: dict[str, list[str]]
+    for name, path in modules.items():
+        if "." in name or name == "__main__":
+            continue
+        here = os.path.realpath(path)
+        for entry in sys.path:
+            try:
+                spec = PathFinder.find_spec(name, [entry or "."])
+            except Exception:  # noqa: BLE001 - a broken path entry is not the probe's business
+                continue
+            origin = getattr(spec, "origin", None) if spec is not None else None
+            if origin and os.path.realpath(origin) != here:
+                found.setdefault(name, []).append(origin)
+    return found
+
+
 def _distributions():  # type: () -> list[str]
     """Installed distributions visible on sys.path (name-version of each .dist-info), read from the
     folder names only: importing importlib.metadata here could change what the build sees."""
@@ -92,6 +128,7 @@ def _report():  # type: () -> None
     target = os.environ.get("ISOLATION_PROBE_DIR")
     if not target:
         return
+    modules = _non_stdlib_modules()
     report = {
         "kind": "probe",
         "pid": os.getpid(),
@@ -108,7 +145,8 @@ def _report():  # type: () -> None
         "path_hooks": [_describe(h) for h in sys.path_hooks],
         "sys_path_at_start": _START.get("sys_path", []),
         "sys_path": list(sys.path),
-        "modules": _non_stdlib_modules(),
+        "modules": modules,
+        "other_copies": _other_copies(modules),
         "distributions": _distributions(),
         "env_at_start": _START.get("env", {}),
     }
@@ -123,9 +161,12 @@ def _report():  # type: () -> None
         pass  # the probe must never change the build's outcome; a missing report is noticed outside
 
 
-def install():  # type: () -> None
+def install(legacy=False):  # type: (bool) -> None
+    """Start observing; ``legacy``: started by a legacy project's setup.py (see pyproject.py), not by
+    the .pth of the probe's wheel among the build requirements."""
     if not os.environ.get("ISOLATION_PROBE_DIR") or _START:
         return
+    _START["legacy"] = legacy
     _START["meta_path"] = [_describe(f) for f in sys.meta_path]
     _START["sys_path"] = list(sys.path)
     _START["env"] = {
