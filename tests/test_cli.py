@@ -6,12 +6,13 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from isolation_harness.cli import main
 
-from .conftest import copy_repo_inputs
+from .conftest import ROOT, SCENARIOS, copy_repo_inputs
 
 
 def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -43,7 +44,7 @@ def test_unknown_scenario(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert (
         "--scenario metapth: no file scenarios/metapth.yaml; known scenarios: build-pythonpath, "
-        "cert-build-deps, dev-backend, " in proc.stderr
+        "cert-build-deps, cert-system-store, dev-backend, " in proc.stderr
     )
     assert ", metapath, " in proc.stderr
 
@@ -124,3 +125,43 @@ def test_auto_engine_without_daemon_is_local(tmp_path: Path, monkeypatch: pytest
     engine = select_engine("auto")
     assert engine.name == "local"
     assert engine.info().isolation == "process"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ((), "run needs --scenario NAME, --all (every scenario) (or --resume RUN_DIR)"),
+        (("--all", "--scenario", "metapath"), "run needs --scenario or --all, not both (or --resume RUN_DIR)"),
+    ],
+)
+def test_run_names_its_scenarios(args: tuple[str, ...], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", *args, "--engine", "local"]) == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == f"isolation-harness: error: {message}"
+
+
+def test_run_all_plans_every_scenario(monkeypatch: pytest.MonkeyPatch) -> None:
+    """--all is the catalogue's whole set (the status page's run), read like naming each one."""
+    from isolation_harness.commands import common
+
+    class Planned(Exception):
+        pass
+
+    seen: list[list[str]] = []
+
+    def stop(*args: Any) -> Any:
+        raise Planned
+
+    original = common.Inputs.scenarios
+
+    def spy(self: Any, names: list[str]) -> Any:
+        found = original(self, names)
+        seen.append([s.name for s in found])
+        return found
+
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setattr(common, "engine", stop)
+    monkeypatch.setattr(common.Inputs, "scenarios", spy)
+    with pytest.raises(Planned):
+        main(["run", "--all", "--engine", "local"])
+    (names,) = seen
+    assert sorted(names) == sorted(p.stem for p in SCENARIOS.glob("*.yaml"))

@@ -19,6 +19,7 @@ NAME = "run"
 def add(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     run = sub.add_parser(NAME, help="replay scenarios over the matrix and record a verdict per cell")
     run.add_argument("--scenario", action="append", default=[], metavar="NAME", help="scenario name (repeatable)")
+    run.add_argument("--all", action="store_true", help="every scenario of the catalogue")
     run.add_argument("--resume", type=Path, default=None, metavar="RUN_DIR", help="complete an interrupted run")
     run.add_argument("--repeat", type=int, default=1, metavar="N", help="run each cell N times; disagreeing is flaky")
     run.add_argument("--timeout", type=int, default=None, metavar="S", help="per-run time limit (overrides scenarios)")
@@ -68,10 +69,11 @@ def main(args: argparse.Namespace) -> int:
 
 
 def _new(args: argparse.Namespace) -> RunRequest:
-    if not args.scenario:
-        raise InputError("run needs --scenario NAME (or --resume RUN_DIR)")
+    if bool(args.scenario) == args.all:
+        which = "--scenario or --all, not both" if args.all else "--scenario NAME, --all (every scenario)"
+        raise InputError(f"run needs {which} (or --resume RUN_DIR)")
     inputs = common.Inputs.of(args)
-    scenarios = inputs.scenarios(args.scenario)
+    scenarios = inputs.scenarios(args.scenario)  # none named (--all): every scenario
     matrix = inputs.matrix()
     engine = common.engine(args, inputs.line)
     wheelhouse = common.wheelhouse(args)
