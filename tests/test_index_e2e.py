@@ -57,3 +57,13 @@ def test_keyring_credentials_were_lost_in_pip_26_2_only(tmp_path: Path) -> None:
     assert sum("/files/setuptools-" in line for line in log) == 1  # the control's only
     held = _index_log(folder, "26.2.1")
     assert sum(line.endswith(" 200 ih-user") and "/files/setuptools-" in line for line in held) == 2
+
+
+def test_the_system_store_reaches_the_build_dependency_install_on_linux(tmp_path: Path) -> None:
+    """pip #13186 (25.0 passed --cert <certifi> to the subprocess) does not show on Linux: truststore
+    also loads OpenSSL's store (here SSL_CERT_FILE) there. Before 24.2 pip trusts certifi only."""
+    verdicts, folder = _run(tmp_path, "cert-system-store", "24.0", "25.0")
+    assert verdicts == {"24.0": "broke", "25.0": "held"}
+    # 24.0's experiment completed no request (its handshakes failed); 25.0's subprocess fetched setuptools.
+    assert sum("/files/setuptools-" in line for line in _index_log(folder, "24.0")) == 1
+    assert sum("/files/setuptools-" in line for line in _index_log(folder, "25.0")) == 2

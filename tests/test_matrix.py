@@ -155,3 +155,35 @@ def test_bad_matrix_files(tmp_path: Path, text: str, message: str) -> None:
         load_matrix(path)
     assert info.value.message.startswith(f"{path}: ")
     assert message in info.value.message
+
+
+def test_the_command_line_cannot_widen_a_scenarios_own_axes(matrix: Matrix) -> None:
+    """matrix.yaml narrows keyring-build-deps to Pythons 3.9+ and pips 24.0+ (its requirements do not
+    exist below): asked on the command line, the cells outside are planned not-applicable with the
+    reason, never run (run --all --python 3.8 used to stop on their requirements). A pip that is not
+    a release (a checkout) is not narrowed."""
+    from isolation_harness.scenario import load_scenario
+
+    from .conftest import SCENARIOS
+
+    keyring = load_scenario(SCENARIOS / "keyring-build-deps.yaml")
+    pips = ["20.0.2", "25.0", "26.0.1+checkout.0123abcd"]
+    cells = plan(keyring, matrix, facts=FakeFacts(requires), pythons=["3.8", "3.11"], pips=pips, frontends=["pip"])
+    reasons = {c.id: c.not_applicable for c in cells if c.mode == "default"}
+    assert reasons["keyring-build-deps/py3.8/pip25.0/pip"] == (
+        "keyring-build-deps runs on Pythons 3.9, 3.10, 3.11, 3.12, 3.13 only "
+        "(matrix.yaml, scenarios: keyring-build-deps)"
+    )
+    assert (reasons["keyring-build-deps/py3.11/pip20.0.2/pip"] or "").startswith(
+        "keyring-build-deps runs with pips 24.0, 24.2, 24.3.1, 25.0"
+    )
+    assert reasons["keyring-build-deps/py3.11/pip25.0/pip"] is None
+    assert reasons["keyring-build-deps/py3.11/pip26.0.1+checkout.0123abcd/pip"] is None
+    # Without the command line, the scenario's own axes are the plan.
+    assert {c.python for c in plan(keyring, matrix, facts=FakeFacts(requires))} == {
+        "3.9",
+        "3.10",
+        "3.11",
+        "3.12",
+        "3.13",
+    }

@@ -211,6 +211,7 @@ def plan(
                 pv = Version(pip)
                 reason = (
                     _not_applicable(matrix, pv, yv, facts.requires_python(pip))
+                    or _outside(scenario.name, narrow, py, pv)
                     or scenario.skipped(name)
                     or frontend.not_applicable(pv, newest)
                     or for_release
@@ -252,6 +253,18 @@ def _release_not_applicable(facts: AxisFacts, name: str, release: str | None, py
     requires = facts.release_requires_python(requirement)
     if not requires.contains(python, prereleases=True):
         return f"{requirement} requires Python {requires} (its Requires-Python)"
+    return None
+
+
+def _outside(name: str, narrow: Narrowing, python: str, pip: Version) -> str | None:
+    """A cell the command line asked for that the scenario's own axes in matrix.yaml leave out: it is
+    planned as not-applicable with the reason, never run (keyring-build-deps' requirements do not
+    exist for Python 3.8). A pip under test that is not a release (a checkout, a wheel: a local
+    version) is not narrowed."""
+    if narrow.pythons is not None and python not in narrow.pythons:
+        return f"{name} runs on Pythons {', '.join(narrow.pythons)} only (matrix.yaml, scenarios: {name})"
+    if narrow.pips is not None and pip.local is None and str(pip) not in {str(Version(p)) for p in narrow.pips}:
+        return f"{name} runs with pips {', '.join(narrow.pips)} only (matrix.yaml, scenarios: {name})"
     return None
 
 
