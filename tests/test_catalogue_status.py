@@ -128,7 +128,7 @@ def test_the_flag_compares_the_newest_pip_with_the_state(
     (status,) = catalogue.statuses([scenario], records)
     assert status.flag == flag
     pip = next(v for v in status.newest if v.label == "pip")
-    assert (pip.release, pip.summary()) == ("pip 26.3", f"{newest} (3.11 3.12)")
+    assert (pip.release, pip.summary()) == ("pip 26.3", f"{newest} (3.11, 3.12)")
     assert [v.label for v in status.newest] == ["pip", "pip+venv-isolation"]
 
 
@@ -206,3 +206,28 @@ def test_a_fixed_report_with_a_known_other_failure_is_not_flagged(scenario_file:
     back = cell_record("demo/py3.13/pip26.3/pip", verdict="broke", expected="held", match=False)
     (status,) = catalogue.statuses([scenario], [known, back])
     assert status.flag == catalogue.FLAG_BACK
+
+
+def test_each_python_shows_the_newest_release_that_runs_there(scenario_file: Writer) -> None:
+    """pip 26.3 and build 1.6.1 need Python 3.10: on 3.9 the page shows the newest that ran there, and
+    says which, so a run over every Python has every Python on the page."""
+    scenario = _scenario(scenario_file, "open")
+    records = _records(
+        **{
+            "py3_9__pip26_0_1__pip": "broke",
+            "py3_9__pip26_3__pip": "not-applicable",
+            "py3_11__pip26_3__pip": "held",
+            "py3_9__pip26_3__build.eq.1_6_1": "not-applicable",
+            "py3_9__pip26_0_1__build.eq.1_4_4": "leaked",
+            "py3_11__pip26_3__build.eq.1_6_1": "held",
+            "py3_11__pip26_3__build.eq.1_4_4": "leaked",
+        }
+    )
+    (status,) = catalogue.statuses([scenario], records)
+    assert [(v.label, v.release, v.summary()) for v in status.newest] == [
+        ("pip", "pip 26.3", "broke (3.9 with pip 26.0.1), held (3.11)"),
+        ("build==1.6.1", "1.6.1", "leaked (3.9 with build 1.4.4), held (3.11)"),
+    ]
+    # The open report still reproduces on 3.9's newest pip: not flagged as gone.
+    assert status.flag is None
+    assert status.checked == "pip 26.3: reproduces"

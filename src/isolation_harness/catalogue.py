@@ -43,11 +43,11 @@ class Newest:
     expected: tuple[str | None, ...]  # the scenario's expectation of each of those cells
 
     def summary(self) -> str:
-        """``leaked (3.9 3.11), held (3.13)``."""
+        """``leaked (3.10, 3.11), held (3.9 with pip 26.0.1, 3.13)``."""
         by: dict[str, list[str]] = {}
         for python, verdict in self.verdicts:
             by.setdefault(verdict, []).append(python)
-        return ", ".join(f"{v} ({' '.join(pys)})" for v, pys in by.items())
+        return ", ".join(f"{v} ({', '.join(pys)})" for v, pys in by.items())
 
     @property
     def outcome(self) -> str | None:
@@ -105,43 +105,52 @@ def _status(scenario: Scenario, records: Sequence[CellRecord]) -> Status:
 
 
 def _newest(records: Sequence[CellRecord]) -> list[Newest]:
-    """Per variant, the cells of its newest release: pip's modes at the newest pip that ran them, a
-    build or uv release pinned per label (each label is one release already), by Python."""
-    groups: dict[str, list[CellRecord]] = {}
+    """Per variant (pip in one of its modes; build; uv) and per Python, the cells of the newest release
+    that ran on that Python: pip 26.3 needs 3.10, so 3.9's newest is the newest pip that runs there.
+    A Python whose release is not the variant's newest says which it is ("3.9 with pip 26.0.1")."""
+    groups: dict[tuple[str, str], list[CellRecord]] = {}
     for record in records:
-        groups.setdefault(record.label, []).append(record)
+        name, _release, mode = frontends.parse_label(record.label)
+        groups.setdefault((name, mode), []).append(record)
     out: list[Newest] = []
-    for label in sorted(groups, key=label_order):
-        cells = groups[label]
-        ran = [r for r in cells if r.verdict != "not-applicable"] or cells
-        name, release, _mode = frontends.parse_label(label)
-        if release is None and not frontends.get(name).releases_axis:
-            top = max((r.pip.version for r in ran), key=version_key)
-            chosen = [r for r in ran if r.pip.version == top]
-            shown = f"pip {top}"
-        else:
-            top = max((r.pip.version for r in ran), key=version_key)  # the host pip the release ran with
-            chosen = [r for r in ran if r.pip.version == top]
-            shown = release or next((r.frontend_version for r in chosen if r.frontend_version), None) or "?"
+    for cells in groups.values():
+        by_python: dict[str, list[CellRecord]] = {}
+        for record in cells:
+            by_python.setdefault(record.python, []).append(record)
+        # A Python where this variant never ran (pip's modes on 3.8) is left out, unless it ran nowhere.
+        ran_by_python = [[r for r in found if r.verdict != "not-applicable"] for found in by_python.values()]
+        chosen = [max(ran, key=_recency) for ran in ran_by_python if ran]
+        mark = bool(chosen)
+        chosen = chosen or [max(found, key=_recency) for found in by_python.values()]
+        top = max(chosen, key=_recency)
         chosen.sort(key=lambda r: version_key(r.python))
-        verdicts = tuple((r.python, r.verdict) for r in chosen)
-        out.append(Newest(label, shown, verdicts, tuple(r.expected for r in chosen)))
-    return _newest_release_only(out)
+        verdicts = tuple(
+            (r.python if not mark or _released(r) == _released(top) else f"{r.python} with {_released(r)}", r.verdict)
+            for r in chosen
+        )
+        release = _released(top) if _is_pip(top) else _released(top).split(" ", 1)[1]
+        out.append(Newest(top.label, release, verdicts, tuple(r.expected for r in chosen)))
+    return sorted(out, key=lambda v: label_order(v.label))
 
 
-def _newest_release_only(variants: list[Newest]) -> list[Newest]:
-    """Of a frontend's pinned releases, only the newest one is the frontend's state today."""
-    keep: dict[tuple[str, str], Newest] = {}
-    for variant in variants:
-        name, release, mode = frontends.parse_label(variant.label)
-        key = (name, mode)
-        if release is None or key not in keep or version_key(release) >= version_key(_release(keep[key])):
-            keep[key] = variant
-    return sorted(keep.values(), key=lambda v: label_order(v.label))
+def _is_pip(record: CellRecord) -> bool:
+    name, release, _mode = frontends.parse_label(record.label)
+    return release is None and not frontends.get(name).releases_axis
 
 
-def _release(variant: Newest) -> str | None:
-    return frontends.parse_label(variant.label)[1]
+def _released(record: CellRecord) -> str:
+    """``pip 26.0.1`` for pip's modes, ``build 1.4.4`` for a frontend (its pinned or measured release)."""
+    name, release, _mode = frontends.parse_label(record.label)
+    if _is_pip(record):
+        return f"pip {record.pip.version}"
+    return f"{name} {release or record.frontend_version or '?'}"
+
+
+def _recency(record: CellRecord) -> tuple[tuple[int, object, str], tuple[int, object, str]]:
+    """Newer frontend release first, then the newer host pip it ran with."""
+    _name, release, _mode = frontends.parse_label(record.label)
+    version = None if _is_pip(record) else (release or record.frontend_version)
+    return version_key(version), version_key(record.pip.version)
 
 
 def _reported_variant(upstream: Upstream, newest: Sequence[Newest]) -> Newest | None:
