@@ -19,6 +19,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from isolation_harness.probewheel import probe_wheel_bytes, probe_wheel_name
+
 HERE = Path(__file__).parent / "golden"
 DATA = HERE / "records.jsonl"
 # The records taken before pip's modes and the frontends' releases were axes (issue 15's).
@@ -35,6 +37,10 @@ SCENARIOS = (
 # it is written as this marker, so editing a scenario file (its upstream state, a comment) leaves the
 # golden records valid, and a record that names another file's hash still differs.
 CURRENT_FILE = "<sha256 of the scenario file>"
+# Likewise the probe wheel each cell installs: it is made from this tree's probe (its sha256 changes with
+# any change to _ih_probe.py), so a record naming the current probe wheel's hash is written with this
+# marker, and a record naming another probe still differs.
+CURRENT_PROBE = "<sha256 of this tree's probe wheel>"
 SCENARIO_DIR = Path(__file__).parent.parent / "scenarios"
 
 # (group, engine, command-line narrowing); every scenario of the catalogue runs in each group.
@@ -126,7 +132,15 @@ def normalize(record: dict[str, Any], group: str) -> dict[str, Any]:
     source = SCENARIO_DIR / f"{scrubbed.get('scenario')}.yaml"
     if source.is_file() and scrubbed.get("scenario_sha256") == hashlib.sha256(source.read_bytes()).hexdigest():
         scrubbed["scenario_sha256"] = CURRENT_FILE
-    return scrubbed
+    return with_probe_marker(scrubbed, hashlib.sha256(probe_wheel_bytes()).hexdigest())
+
+
+def with_probe_marker(record: dict[str, Any], probe: str) -> dict[str, Any]:
+    """The record with the probe wheel artifact whose sha256 is ``probe`` written as CURRENT_PROBE."""
+    for artifact in record.get("artifacts") or []:
+        if artifact.get("file") == probe_wheel_name() and artifact.get("sha256") == probe:
+            artifact["sha256"] = CURRENT_PROBE
+    return record
 
 
 def normalized_runs(folders: Iterable[tuple[str, Path]]) -> dict[str, dict[str, Any]]:

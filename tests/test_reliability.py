@@ -213,9 +213,10 @@ def test_interrupt_keeps_records_leaves_nothing_and_resume_completes(
     tmp_path: Path, sig: signal.Signals, delay: float
 ) -> None:
     code, run_dir, tmp = _interrupted_run(tmp_path, sig, delay, "local")
-    # Three warm local cells can all finish within 9 s on a fast machine (measured: CI exit 0 at 9.0 s):
-    # only the earlier points are sure to interrupt a running cell.
-    assert code == 130 if delay <= 6 else code in (130, 0), code
+    # Three warm local cells can all finish within 9 s on a fast machine (measured: CI exit 0 at 9.0 s,
+    # and once -2: the signal came while the finished run's interpreter was shutting down): only the
+    # earlier points are sure to interrupt a running cell. What follows checks the state either way.
+    assert code == 130 if delay <= 6 else code in (130, 0, -sig), code
     before = _check_nothing_left(run_dir, tmp) if code == 130 else []
     resumed = harness(
         ["run", "--resume", str(run_dir), "--engine", "local"], cwd=tmp_path, env={**os.environ, "TMPDIR": str(tmp)}
