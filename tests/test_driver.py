@@ -414,3 +414,120 @@ def test_prepare_environment_is_the_cells_without_what_prepare_never_had(tmp_pat
     assert cell_env["PATH"] == str(tmp_path / "cell" / "venv" / "bin") + ":" + SYSTEM_PATH
     shared = set(cell_env) & set(prepare_env) - {"PATH"}
     assert {k: cell_env[k] for k in shared} == {k: prepare_env[k] for k in shared}
+
+
+# -- the editable step, with a stand-in pip run from its unpacked "wheel" --------------------------
+
+# What a real editable install leaves in site-packages, per FAKE_EDITABLE: setuptools' finder (a .pth
+# importing a module that appends a MetaPathFinder), flit's path .pth, nothing, or a failure.
+FAKE_PIP = """\
+import os, sys
+purelib, mode = os.environ["FAKE_PURELIB"], os.environ["FAKE_EDITABLE"]
+with open(os.path.join(purelib, "..", "argv.txt"), "w") as fh:
+    fh.write(" ".join(sys.argv[1:]))
+source = sys.argv[sys.argv.index("-e") + 1]
+if mode == "fail":
+    sys.exit(1)
+if mode == "finder":
+    with open(os.path.join(purelib, "__editable___demo_1_0_finder.py"), "w") as fh:
+        fh.write("import sys\\nclass _EditableFinder: pass\\n")
+        fh.write("def install():\\n    sys.meta_path.append(_EditableFinder)\\n")
+    with open(os.path.join(purelib, "__editable__.demo-1.0.pth"), "w") as fh:
+        fh.write("import __editable___demo_1_0_finder; __editable___demo_1_0_finder.install()\\n")
+if mode == "path":
+    with open(os.path.join(purelib, "demo.pth"), "w") as fh:
+        fh.write(source + "\\n")
+"""
+
+
+@pytest.fixture
+def editable_cell(cell: drv._Cell, tmp_path: Path) -> drv._Cell:
+    import zipfile
+
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    with zipfile.ZipFile(wheels / "pip-26.3-py3-none-any.whl", "w") as whl:
+        whl.writestr("pip/__main__.py", FAKE_PIP)
+    Path(cell.purelib).mkdir(parents=True)
+    cell.spec = {"wheelhouse": str(wheels), "editable_pip_wheel": "pip-26.3-py3-none-any.whl"}
+    cell.vpy = sys.executable
+    cell.timeout = 60
+    cell.env = dict(cell.env, FAKE_PURELIB=cell.purelib)
+    return cell
+
+
+def _editable(cell: drv._Cell, mode: str, **step: Any) -> str | None:
+    cell.env["FAKE_EDITABLE"] = mode
+    files = [["pyproject.toml", "[project]\nname = 'demo'\n"], ["demo.py", ""]]
+    return drv._step(cell, {"kind": "editable", "sdist": None, "files": files, "config_settings": [], **step})
+
+
+def test_editable_step_leads_the_planted_pth_with_the_canary_and_counts_its_code(editable_cell: drv._Cell) -> None:
+    assert _editable(editable_cell, "finder", config_settings=[["editable_mode", "strict"]]) is None
+    where = str(Path(editable_cell.cell) / "editable" / "3-step")
+    assert (Path(where) / "demo.py").exists()
+    pth = (Path(editable_cell.purelib) / "__editable__.demo-1.0.pth").read_text().splitlines()
+    assert pth == [
+        "import _ih_canary; _ih_canary.mark('3:step')",
+        "import __editable___demo_1_0_finder; __editable___demo_1_0_finder.install()",
+    ]
+    assert (editable_cell.planted, editable_cell.code_steps) == (["3:step"], ["3:step"])
+    assert editable_cell.extra_roots == [where]
+    assert editable_cell.editable_installs == {"3:step": ["__editable__.demo-1.0.pth"]}
+    argv = (Path(editable_cell.purelib) / ".." / "argv.txt").read_text()
+    assert argv == f"install --no-input -e {where} --config-settings editable_mode=strict"
+    finder = (Path(editable_cell.purelib) / "__editable___demo_1_0_finder.py").read_text()
+    assert "sys.meta_path.append(_EditableFinder)" in finder  # as installed: not moved
+
+
+def test_editable_step_can_put_the_finder_first(editable_cell: drv._Cell) -> None:
+    assert _editable(editable_cell, "finder", meta_path_first=True) is None
+    finder = (Path(editable_cell.purelib) / "__editable___demo_1_0_finder.py").read_text()
+    assert "sys.meta_path.insert(0, _EditableFinder)" in finder
+    assert "append" not in finder
+
+
+def test_a_path_pth_of_an_editable_install_is_host_code_but_runs_none(editable_cell: drv._Cell) -> None:
+    assert _editable(editable_cell, "path") is None
+    where = str(Path(editable_cell.cell) / "editable" / "3-step")
+    assert (editable_cell.planted, editable_cell.code_steps) == (["3:step"], [])
+    assert editable_cell.extra_roots == [where, where]
+
+
+@pytest.mark.parametrize(
+    ("mode", "step", "fault"),
+    [
+        ("fail", {}, "contamination step 3:step failed: pip install -e {where} (see setup.log)"),
+        ("none", {}, "contamination step 3:step: the editable install planted no .pth file (see setup.log)"),
+        (
+            "path",
+            {"meta_path_first": True},
+            "contamination step 3:step: meta-path: first, but the install planted no finder appended to sys.meta_path",
+        ),
+        (
+            "path",
+            {"sdist": "demo==1.0"},
+            "contamination step 3:step: no source distribution of demo==1.0 in the wheel directory",
+        ),
+    ],
+)
+def test_an_editable_install_that_does_not_plant_what_it_should_is_a_fault(
+    editable_cell: drv._Cell, mode: str, step: dict[str, Any], fault: str
+) -> None:
+    where = str(Path(editable_cell.cell) / "editable" / "3-step")
+    assert _editable(editable_cell, mode, **step) == fault.format(where=where)
+    assert editable_cell.planted == []
+
+
+def test_editable_step_unpacks_the_release_from_the_wheel_directory(editable_cell: drv._Cell) -> None:
+    import io
+    import tarfile
+
+    with tarfile.open(Path(editable_cell.spec["wheelhouse"]) / "Demo_Pkg-1.0.tar.gz", "w:gz") as tar:
+        data = b"[project]\nname = 'demo-pkg'\n"
+        info = tarfile.TarInfo("demo_pkg-1.0/pyproject.toml")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    assert _editable(editable_cell, "path", sdist="demo.pkg==1.0", files=[]) is None
+    where = Path(editable_cell.cell) / "editable" / "3-step"
+    assert (where / "pyproject.toml").read_text() == "[project]\nname = 'demo-pkg'\n"

@@ -6,29 +6,20 @@ between pip releases, so these fail if the index, its TLS or its auth did not wo
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from isolation_harness.engines.docker import daemon_answers
 from isolation_harness.runfolder import RunFolder
 
-from .conftest import ROOT, require_engine
+from .conftest import run_cells
 
 pytestmark = pytest.mark.engine
 PY = "3.11"
 
 
 def _run(tmp_path: Path, scenario: str, *pips: str) -> tuple[dict[str, str], Path]:
-    require_engine("docker", daemon_answers())
-    args = [sys.executable, "-m", "isolation_harness", "run", "--scenario", scenario, "--engine", "docker"]
-    args += ["--python", PY, "--frontend", "pip", "--mode", "default", "--out", str(tmp_path)]
-    args += [arg for pip in pips for arg in ("--pip", pip)]
-    proc = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, check=False)
-    assert proc.returncode == 0, proc.stdout + proc.stderr  # every cell as the scenario expects
-    (folder,) = tmp_path.iterdir()
+    folder = run_cells(tmp_path, scenario, PY, *pips)
     return {r.pip.version: r.verdict for r in RunFolder(folder).records()}, folder
 
 

@@ -6,30 +6,20 @@ in isolation, and offline that breaks)."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from isolation_harness.engines.docker import daemon_answers
 from isolation_harness.record import CellRecord
 from isolation_harness.runfolder import RunFolder
 
-from .conftest import ROOT, require_engine
+from .conftest import run_cells
 
 pytestmark = pytest.mark.engine
 
 
 def _run(tmp_path: Path, scenario: str, python: str, *pips: str) -> dict[str, CellRecord]:
-    require_engine("docker", daemon_answers())
-    args = [sys.executable, "-m", "isolation_harness", "run", "--scenario", scenario, "--engine", "docker"]
-    args += ["--python", python, "--frontend", "pip", "--mode", "default", "--out", str(tmp_path)]
-    args += [arg for pip in pips for arg in ("--pip", pip)]
-    proc = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, check=False)
-    assert proc.returncode == 0, proc.stdout + proc.stderr  # every cell as the scenario expects
-    (folder,) = tmp_path.iterdir()
-    return {r.pip.version: r for r in RunFolder(folder).records()}
+    return {r.pip.version: r for r in RunFolder(run_cells(tmp_path, scenario, python, *pips)).records()}
 
 
 def test_pep517s_folder_hid_a_build_requirement_until_pip_21_1(tmp_path: Path) -> None:

@@ -72,7 +72,7 @@ def test_good_document(scenario_file: Writer) -> None:
         (
             "  - env:",
             "  - environment:",
-            "key 'contamination[0].environment': unknown key; valid keys: install, editable-finder, pth, env, pip-config",  # noqa: E501
+            "key 'contamination[0].environment': unknown key; valid keys: install, editable, editable-finder, pth, env, pip-config",  # noqa: E501
         ),
         ("name: demo\n", "name: other\n", "differs from the file name"),
     ],
@@ -209,7 +209,7 @@ def test_bad_new_keys(tmp_path: Path, project_extra: str, steps: str, message: s
         load_scenario(path)
 
 
-STEP_KEYS = "install, editable-finder, pth, env, pip-config, venv-config, command-line"
+STEP_KEYS = "install, editable, editable-finder, pth, env, pip-config, venv-config, command-line"
 PLACEHOLDER_FIX = (
     "placeholders are {cell}, {host_site}, {index_ca}, {index_netloc}, {index_password}, {index_url}, "
     "{index_url_auth}, {index_user}, {path}, {project_dir}, {project_requirements}, {project_url}, {run}, "
@@ -253,6 +253,30 @@ PLACEHOLDER_FIX = (
             f"key 'contamination[0].pip-config.global': unknown placeholder {{zz}}; {PLACEHOLDER_FIX}",
         ),
         ("  - venv-config: []", "key 'contamination[0].venv-config': expected a mapping, got a list"),
+        (
+            "  - editable: {config-settings: {editable_mode: strict}}",
+            "key 'contamination[0].editable': needs one source; give sdist: NAME==VERSION (from PyPI) "
+            "or fixture: FOLDER (scenarios/fixtures)",
+        ),
+        (
+            "  - editable: {sdist: setuptools>=75}",
+            "key 'contamination[0].editable.sdist': 'setuptools>=75' is not one release; pin it: NAME==VERSION, "
+            "so the result can be replayed",
+        ),
+        (
+            "  - editable: {sdist: setuptools==75.*}",
+            "key 'contamination[0].editable.sdist': 'setuptools==75.*' is not one release; pin it: NAME==VERSION, "
+            "so the result can be replayed",
+        ),
+        (
+            "  - editable: {sdist: a==1, meta-path: front}",
+            "key 'contamination[0].editable.meta-path': 'front' is not one of first, as-installed",
+        ),
+        ("  - editable: {sdist: a==1, mode: strict}", "key 'contamination[0].editable.mode': unknown key"),
+        (
+            "  - editable: {sdist: a==1, requires: ['a b c']}",
+            "key 'contamination[0].editable.requires[0]': 'a b c' is not a requirement",
+        ),
     ],
 )
 def test_each_step_kind_names_its_mistakes(tmp_path: Path, steps: str, message: str) -> None:
@@ -260,7 +284,7 @@ def test_each_step_kind_names_its_mistakes(tmp_path: Path, steps: str, message: 
     path.write_text(STEPS.format(project_extra="", steps=steps))
     with pytest.raises(ConfigError) as info:
         load_scenario(path)
-    assert info.value.message == f"{path}: {message}"
+    assert info.value.message.startswith(f"{path}: {message}")
 
 
 def test_every_step_kind_reads_into_its_type(tmp_path: Path) -> None:
@@ -275,7 +299,9 @@ def test_every_step_kind_reads_into_its_type(tmp_path: Path) -> None:
             "  - pth: {name: x.pth, lines: ['import x', '{cell}']}\n"
             "  - env: {B: '{path}:x', A: '1'}\n"
             "  - pip-config: {global: {target: '{target}'}}\n"
-            "  - venv-config: {system-site-packages: false}",
+            "  - venv-config: {system-site-packages: false}\n"
+            "  - editable: {sdist: setuptools==75.8.0, meta-path: first, requires: [wheel]}\n"
+            "  - editable: {sdist: setuptools==75.8.0, config-settings: {editable_mode: strict}}",
         )
     )
     assert load_scenario(path).contamination == (
@@ -285,7 +311,47 @@ def test_every_step_kind_reads_into_its_type(tmp_path: Path) -> None:
         steps.EnvVars(variables=(("A", "1"), ("B", "{path}:x"))),
         steps.PipConfig(sections=(("global", (("target", "{target}"),)),)),
         steps.VenvConfig(system_site_packages=False),
+        steps.Editable(sdist="setuptools==75.8.0", requires=("wheel",), meta_path_first=True),
+        steps.Editable(sdist="setuptools==75.8.0", config_settings=(("editable_mode", "strict"),)),
     )
     # One reader per kind, in the order messages list the kinds; the types stay importable from scenario.
     assert steps.STEP_KINDS == tuple(steps.READERS) == scenario.STEP_KINDS
     assert scenario.Install is steps.Install
+
+
+def test_an_editable_step_reads_a_fixture_and_the_scenario_lists_what_it_needs(tmp_path: Path) -> None:
+    from isolation_harness import steps
+
+    (tmp_path / "fixtures" / "mybackend").mkdir(parents=True)
+    (tmp_path / "fixtures" / "mybackend" / "pyproject.toml").write_text("[project]\nname = 'mybackend'\n")
+    path = tmp_path / "steps.yaml"
+    path.write_text(
+        STEPS.format(
+            project_extra="  sdists: [flit_core==3.12.0]",
+            steps="  - editable: {fixture: mybackend, requires: ['flit_core>=3.8']}\n"
+            "  - editable: {sdist: hatchling==1.27.0}",
+        )
+    )
+    scenario = load_scenario(path)
+    first = scenario.contamination[0]
+    assert isinstance(first, steps.Editable)
+    assert first.files == (("pyproject.toml", "[project]\nname = 'mybackend'\n"),)
+    assert scenario.fixtures == ["mybackend"]
+    assert scenario.source_distributions == ["flit_core==3.12.0", "hatchling==1.27.0"]
+    assert scenario.host_requirement_groups == [["flit_core>=3.8"], []]
+
+
+def test_a_project_from_a_released_sdist_needs_no_files_and_is_not_legacy(tmp_path: Path) -> None:
+    path = tmp_path / "s.yaml"
+    text = STEPS.format(project_extra="  from-sdist: setuptools==75.8.0", steps="  - install: [x]")
+    path.write_text(
+        text.replace('  files: {pyproject.toml: "[build-system]\\nrequires = []\\n"}\n', "").replace(
+            "name: steps", "name: s"
+        )
+    )
+    project = load_scenario(path).project
+    assert (project.from_sdist, project.files, project.legacy) == ("setuptools==75.8.0", (), False)
+    assert load_scenario(path).source_distributions == ["setuptools==75.8.0"]
+    path.write_text(text.replace("name: steps", "name: s").replace("==75.8.0", ">=75"))
+    with pytest.raises(ConfigError, match="'setuptools>=75' is not one release"):
+        load_scenario(path)

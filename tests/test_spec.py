@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
+import functools
 import importlib
+import io
 import re
+import shutil
+import tarfile
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -16,9 +22,10 @@ from isolation_harness.packageindex import PackageIndex, cell_index
 from isolation_harness.probe import CANARY_MODULE, PROBE_MODULE
 from isolation_harness.pyproject import LEGACY_PROBE_LINE, declared_backend, parse_toml
 from isolation_harness.scenario import Scenario, load_scenario, load_scenarios
+from isolation_harness.sdistproject import materialize
 from isolation_harness.spec import CellPaths, DriverSpec, ProjectSpec
 from isolation_harness.steps import EditableFinder, EnvVars, Install, PipConfig, PthFile, Step, VenvConfig
-from isolation_harness.wheelhouse import probe_requirement
+from isolation_harness.wheelhouse import Wheelhouse, probe_requirement
 
 from .conftest import SCENARIOS
 
@@ -37,8 +44,46 @@ PATHS = CellPaths(
 )
 
 
+# A project from a released sdist (setuptools building itself) gets its files from the wheel directory;
+# offline, a stand-in sdist per release: a self-hosting pyproject.toml and a binary file.
+STANDIN_PYPROJECT = (
+    '[build-system]\nrequires = []\nbuild-backend = "setuptools.build_meta"\nbackend-path = ["."]\n\n'
+    '[project]\nname = "setuptools"\n'
+)
+
+
+class _StandinSdists:
+    def __init__(self) -> None:
+        self.root = Path(tempfile.mkdtemp(prefix="ih-test-sdists-"))
+        atexit.register(shutil.rmtree, self.root, True)
+
+    def sdists(self, requirements: list[str]) -> list[Path]:
+        paths = []
+        for req in requirements:
+            name, _, version = req.partition("==")
+            path = self.root / f"{name}-{version}.tar.gz"
+            with tarfile.open(path, "w:gz") as tar:
+                for rel, data in (("pyproject.toml", STANDIN_PYPROJECT.encode()), ("launcher.exe", b"MZ\x90\x00")):
+                    info = tarfile.TarInfo(f"{name}-{version}/{rel}")
+                    info.size = len(data)
+                    tar.addfile(info, io.BytesIO(data))
+            paths.append(path)
+        return paths
+
+
+@functools.lru_cache(maxsize=1)
 def _scenarios() -> list[Scenario]:
-    return list(load_scenarios(SCENARIOS).values())
+    house = cast(Wheelhouse, _StandinSdists())
+    return [materialize(s, house) for s in load_scenarios(SCENARIOS).values()]
+
+
+def test_a_project_from_a_released_sdist_is_its_files_with_the_probe() -> None:
+    (scenario,) = [s for s in _scenarios() if s.name == "setuptools-editable"]
+    assert scenario.project.from_sdist == "setuptools==75.8.0"
+    data = spec.for_scenario(scenario, WHEEL).to_json()["project"]
+    assert data["binary_files"] == {"launcher.exe": "TVqQAA=="}
+    assert parse_toml(data["files"]["pyproject.toml"])["build-system"]["requires"] == [probe_requirement()]
+    assert declared_backend(scenario) == ("setuptools.build_meta", ["."])
 
 
 def _driver_text() -> str:
@@ -252,6 +297,7 @@ def test_the_spec_keys_are_the_keys_the_driver_reads() -> None:
         wheelhouse_hidden=("x.whl",),
         control_only=True,
         index=cell_index(PackageIndex(tls=True, auth=True)),
+        editable_pip_wheel="pip-26.3-py3-none-any.whl",
     ).to_json(PATHS)
     assert reads - set(full) == set(), "the driver reads keys the host does not send"
     assert set(full) - reads == set(), "the host sends keys the driver never reads"

@@ -55,6 +55,7 @@ def run_cell(run: CellRun, engine: Engine) -> CellRecord:
             mode=run.cell.mode,
             timeout=limit,
             wheelhouse_hidden=run.inputs.hidden,
+            editable_pip_wheel=run.inputs.editable_pip,
         ),
         python=run.cell.python,
         wheelhouse=run.inputs.wheelhouse,

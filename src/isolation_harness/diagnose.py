@@ -9,7 +9,6 @@ vendored ``_in_process.py`` to print ``sys.path`` (see ../shared/seeds/000 and p
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import json
 import os
@@ -28,6 +27,7 @@ from isolation_harness.engines import CellJob, Engine
 from isolation_harness.errors import InputError
 from isolation_harness.evidence import RunFacts, analyze_run, is_hook_process
 from isolation_harness.pyproject import insert_probe, parse_toml
+from isolation_harness.sdistproject import read_tree
 from isolation_harness.userenv import HANDS_OFF, UserEnv, inspect_env, pip_settings, pythonpath, trace
 from isolation_harness.verdict import RunSummary, Verdict, decide
 from isolation_harness.wheelhouse import Wheelhouse
@@ -132,19 +132,8 @@ def user_build(
 def project_files(project: Path) -> tuple[dict[str, str], dict[str, str]]:
     """Every file of the project (but .git): UTF-8 text as it is, anything else base64-encoded, so the
     clean copy is whole (a project whose build reads a binary file must build the same)."""
-    files: dict[str, str] = {}
-    binary: dict[str, str] = {}
-    total = 0
-    for path in sorted(project.rglob("*")):
-        if not path.is_file() or ".git" in path.relative_to(project).parts:
-            continue
-        data = path.read_bytes()
-        total += len(data)
-        rel = str(path.relative_to(project))
-        try:
-            files[rel] = data.decode("utf-8")
-        except UnicodeDecodeError:
-            binary[rel] = base64.b64encode(data).decode("ascii")
+    files, binary = read_tree(project, what=f"diagnose: the project {project.name}")
+    total = sum(len(t) for t in files.values()) + sum(len(b) * 3 // 4 for b in binary.values())
     if total > MAX_PROJECT_BYTES:
         raise InputError(f"diagnose: the project's files are {total} bytes, more than {MAX_PROJECT_BYTES}")
     return files, binary

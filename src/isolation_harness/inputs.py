@@ -15,7 +15,8 @@ from isolation_harness import frontends
 from isolation_harness.matrix import Cell
 from isolation_harness.probewheel import is_probe
 from isolation_harness.pyproject import build_requirements
-from isolation_harness.scenario import Scenario
+from isolation_harness.scenario import Editable, Scenario
+from isolation_harness.sdistproject import materialize
 from isolation_harness.wheelhouse import Artifact, Wheelhouse
 
 
@@ -27,6 +28,20 @@ class CellInputs:
     pip_source: str | dict[str, Any]  # "pypi", or where a candidate came from
     artifacts: tuple[Artifact, ...]  # everything the cell could install, pip first (empty if it did not run)
     hidden: tuple[str, ...]  # wheels whose Requires-Python excludes the cell's Python
+    editable_pip: Path | None = None  # the pip that makes the scenario's editable installs, if any
+
+
+# The pip that makes a scenario's real editable installs (steps.Editable): a current release, the same
+# whatever pip is under test, so the host holds the same install in every cell of a Python (a user's
+# editable install is made once, by whatever pip they had then). The newest that runs on the Python.
+EDITABLE_PIPS = ("26.3", "26.0.1", "25.0.1")
+
+
+def editable_pip(house: Wheelhouse, python: str) -> Path:
+    for version in EDITABLE_PIPS:
+        if house.requires_python(version).contains(python + ".0", prereleases=True):
+            return house.pip_wheel(version)
+    return house.pip_wheel(EDITABLE_PIPS[-1])
 
 
 class InputResolver:
@@ -41,10 +56,14 @@ class InputResolver:
         pip = house.artifact(pip_wheel)
         used: tuple[Artifact, ...] = ()
         hidden: tuple[str, ...] = ()
+        tool = None
         if cell.not_applicable is None:
             used = (pip, *(house.artifact(p) for p in self._resolved(cell, scenario)))
             hidden = tuple(house.hidden_from(cell.python))
-        return CellInputs(house.root, pip_wheel, pip, house.provenance(cell.pip) or "pypi", used, hidden)
+            if any(isinstance(step, Editable) for step in scenario.contamination):
+                tool = editable_pip(house, cell.python)
+                used += (house.artifact(tool),) if tool != pip_wheel else ()
+        return CellInputs(house.root, pip_wheel, pip, house.provenance(cell.pip) or "pypi", used, hidden, tool)
 
     def _resolved(self, cell: Cell, scenario: Scenario) -> list[Path]:
         key = (scenario.name, cell.python, cell.frontend, cell.release)
@@ -57,9 +76,10 @@ class InputResolver:
         # Each group is resolved on its own: the host may hold an older release of a build
         # requirement (pip #7778, #6264), which one resolution could not satisfy together.
         house = self.wheelhouse
+        scenario = materialize(scenario, house)
         groups = [build_requirements(scenario), list(scenario.project.index), *scenario.host_requirement_groups]
         groups.append(list(frontends.get(cell.frontend).requirements_at(cell.release)))
-        found = [house.probe_wheel(), *house.sdists(scenario.project.sdists)]
+        found = [house.probe_wheel(), *house.sdists(scenario.source_distributions)]
         for group in groups:
             # The probe is built here, never downloaded: a scenario may install it into the host (a
             # build without isolation still reports what it saw), and it is always in the cell.

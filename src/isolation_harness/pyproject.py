@@ -84,7 +84,17 @@ def _dev_wheel_names(scenario: Scenario) -> set[str]:
     return names
 
 
+def _unfetched(scenario: Scenario) -> None:
+    """A project from a released sdist has files only once sdistproject.materialize fetched them."""
+    if scenario.project.from_sdist and "pyproject.toml" not in scenario.project.file_map:
+        raise ConfigError(
+            f"{scenario.source}: project from-sdist {scenario.project.from_sdist} was not fetched before its "
+            "build system was read (sdistproject.materialize)"
+        )
+
+
 def _pyproject(scenario: Scenario) -> dict[str, Any]:
+    _unfetched(scenario)
     text = scenario.project.file_map["pyproject.toml"]
     try:
         return parse_toml(text)
@@ -95,6 +105,7 @@ def _pyproject(scenario: Scenario) -> dict[str, Any]:
 def with_probe(scenario: Scenario) -> dict[str, str]:
     """The project's files with the probe: added to ``build-system.requires``, or, for a legacy
     project, beside setup.py and started by its first line."""
+    _unfetched(scenario)
     files = scenario.project.file_map
     if scenario.project.legacy:
         files["setup.py"] = LEGACY_PROBE_LINE + files["setup.py"]

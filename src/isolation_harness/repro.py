@@ -18,8 +18,11 @@ from pathlib import Path
 from isolation_harness import spec
 from isolation_harness.errors import InputError
 from isolation_harness.images import tag_for
+from isolation_harness.inputs import editable_pip
 from isolation_harness.probe import DRIVER_FILES
 from isolation_harness.runfolder import RunFolder
+from isolation_harness.scenario import Editable
+from isolation_harness.sdistproject import materialize
 from isolation_harness.wheelhouse import Wheelhouse, default_location
 from isolation_harness.wheelstore import Artifact
 
@@ -89,9 +92,16 @@ def script(run_dir: Path, cell: str, *, wheelhouse: Wheelhouse | None = None) ->
         raise InputError(f"{cell}: not-applicable cells did not run, so there is nothing to replay")
     if record.pip.wheel is None:
         raise InputError(f"{cell}: its record names no pip wheel, so the cell cannot be replayed")
-    scenario = folder.scenario_of(record)
+    house = wheelhouse or Wheelhouse(default_location())
+    scenario = materialize(folder.scenario_of(record), house)
+    tool = editable_pip(house, record.python) if any(isinstance(s, Editable) for s in scenario.contamination) else None
     driver = spec.for_scenario(
-        scenario, Path(record.pip.wheel), frontend=record.frontend, release=record.frontend_release, mode=record.mode
+        scenario,
+        Path(record.pip.wheel),
+        frontend=record.frontend,
+        release=record.frontend_release,
+        mode=record.mode,
+        editable_pip_wheel=tool,
     ).to_json()
     python = record.python
     q = shlex.quote
@@ -112,7 +122,7 @@ def script(run_dir: Path, cell: str, *, wheelhouse: Wheelhouse | None = None) ->
         "trap 'rm -rf \"$WORK\"' EXIT",
         'mkdir -p "$WORK/wheels" "$WORK/harness" "$WORK/check/isolation_harness" "$WORK/out" "$WORK/cell"',
         "",
-        *_wheels(record.artifacts, wheelhouse or Wheelhouse(default_location())),
+        *_wheels(record.artifacts, house),
         "# 2. the cell driver and its spec: project files, contamination, action",
         *(line for path in DRIVER_FILES for line in _heredoc(f"$WORK/harness/{path.name}", path.read_text())),
         *_heredoc("$WORK/harness/spec.json", json.dumps(driver, indent=1)),
@@ -131,20 +141,30 @@ def _wheels(artifacts: Sequence[Artifact], house: Wheelhouse) -> list[str]:
     """Section 1: the wheels the cell used, downloaded by version (the probe wheel embedded) and checked
     against the recorded sha256."""
     q = shlex.quote
-    downloads, embedded, hashes = [], [], []
+    downloads: list[str] = []
+    sdists: list[str] = []
+    embedded: list[tuple[str, str]] = []
+    hashes: list[str] = []
     for artifact in artifacts:
-        name, version = artifact.file.split("-")[:2]
+        is_sdist = artifact.file.endswith((".tar.gz", ".zip"))
+        stem = artifact.file.removesuffix(".tar.gz").removesuffix(".zip") if is_sdist else artifact.file
+        name, version = stem.rsplit("-", 1) if is_sdist else stem.split("-")[:2]
         hashes.append(f"{artifact.sha256}  {artifact.file}")
         if name == "isolation_harness_probe":
             wheel = (house.root / artifact.file).read_bytes()
             embedded.append((artifact.file, base64.encodebytes(wheel).decode()))
         else:
-            downloads.append(f"{name.replace('_', '-')}=={version}")
+            (sdists if is_sdist else downloads).append(f"{name.replace('_', '-')}=={version}")
     lines = [
         "# 1. the wheels this cell used, pinned and checked against the recorded sha256",
         "python3 -m pip download -q --disable-pip-version-check --no-deps --only-binary=:all: \\",
         '  --python-version "$PYTHON_AXIS" -d "$WORK/wheels" ' + " ".join(q(d) for d in downloads),
     ]
+    if sdists:  # source distributions: a project's own source, a backend built from source
+        lines += [
+            "python3 -m pip download -q --disable-pip-version-check --no-deps --no-binary=:all: \\",
+            '  --no-build-isolation -d "$WORK/wheels" ' + " ".join(q(d) for d in sdists),
+        ]
     for filename, data in embedded:
         lines += [f"base64 -d > \"$WORK/wheels/{filename}\" <<'IH_EOF'", data.rstrip("\n"), "IH_EOF"]
     return [*lines, "(cd \"$WORK/wheels\" && sha256sum --check --quiet) <<'IH_EOF'", *hashes, "IH_EOF", ""]

@@ -144,8 +144,8 @@ class RunFolder:
             if copy.resolve() == scenario.source.resolve():
                 continue
             shutil.copyfile(scenario.source, copy)
-            if scenario.project.fixture:
-                fixture = Path(FIXTURES) / scenario.project.fixture
+            for name in scenario.fixtures:
+                fixture = Path(FIXTURES) / name
                 shutil.copytree(scenario.source.parent / fixture, self.path / "scenarios" / fixture, dirs_exist_ok=True)
 
     def scenario(self, name: str) -> Scenario:

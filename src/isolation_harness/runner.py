@@ -18,6 +18,7 @@ from isolation_harness.matrix import Cell, Matrix, plan
 from isolation_harness.record import CellRecord, combine_repeats
 from isolation_harness.runfolder import Plan, RunFolder, new_run_id
 from isolation_harness.scenario import Scenario
+from isolation_harness.sdistproject import materialize
 from isolation_harness.verdict import Verdict
 from isolation_harness.wheelhouse import Wheelhouse
 
@@ -127,7 +128,9 @@ def execute(cells: Sequence[Planned], request: RunRequest) -> RunResult:
     done_before = folder.by_cell()
     folder.keep_scenarios(s for _, s in cells)
     folder.write_plan(_plan(cells, request))
-    todo = [(c, s) for c, s in cells if c.id not in done_before]
+    # A project from a released sdist gets its files here, on the host, once per scenario.
+    filled = {s.name: materialize(s, request.wheelhouse) for c, s in cells if c.id not in done_before}
+    todo = [(c, filled[s.name]) for c, s in cells if c.id not in done_before]
     # Resolved on the host, in order, before any cell runs: a missing wheel fails here, not midway.
     resolver = InputResolver(request.wheelhouse)
     inputs = {c.id: resolver.for_cell(c, s) for c, s in todo}

@@ -6,7 +6,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Literal
 
 from packaging.specifiers import SpecifierSet
@@ -15,6 +15,7 @@ from packaging.version import Version
 from isolation_harness._strict import Fields, Node, load_yaml
 from isolation_harness.errors import ConfigError
 from isolation_harness.expectations import EXPECTABLE, Expectation, read_expectation
+from isolation_harness.fixtures import FIXTURES, check_relative, fixture_files
 from isolation_harness.frontends import DEFAULT_MODE
 from isolation_harness.frontends import NAMES as FRONTENDS
 from isolation_harness.packageindex import PackageIndex, read_index, uses_index
@@ -24,6 +25,7 @@ from isolation_harness.steps import (
     INSTALL_PLACES,
     MODULE_RE,
     STEP_KINDS,
+    Editable,
     EditableFinder,
     EnvVars,
     Install,
@@ -31,6 +33,7 @@ from isolation_harness.steps import (
     PthFile,
     Step,
     VenvConfig,
+    pinned_release,
     read_step,
 )
 from isolation_harness.upstream import Upstream, read_upstream
@@ -48,6 +51,7 @@ __all__ = [
     "PLACEHOLDERS",
     "STEP_KINDS",
     "Action",
+    "Editable",
     "EditableFinder",
     "EnvVars",
     "Expectation",
@@ -84,6 +88,10 @@ class Project:
     dev_wheels: tuple[str, ...] = ()
     # Requirements also fetched as source distributions into the wheel directory (for --no-binary).
     sdists: tuple[str, ...] = ()
+    # A released source distribution (NAME==VERSION) whose files are the project's, unpacked on the host
+    # (sdistproject.py) before the cell: a real backend's own source, offered as the user would get it.
+    from_sdist: str | None = None
+    binary_files: tuple[tuple[str, str], ...] = ()  # base64, from that sdist
     # More distributions the package index would offer (a cell sees only the wheel directory): what
     # a contaminated build may ask for beyond the declared requirements, such as an old setuptools
     # asking for `wheel`.
@@ -97,11 +105,13 @@ class Project:
     def legacy(self) -> bool:
         """A setup.py project without pyproject.toml: pip decides itself whether to run setup.py
         directly or to build it with PEP 517's fallback (pip #8559, #6334); see pyproject.py."""
-        return "pyproject.toml" not in self.file_map
+        return "pyproject.toml" not in self.file_map and self.from_sdist is None
 
     @property
     def digest(self) -> str:
         """sha256 of the project's files, whether inline or from a fixture."""
+        if self.from_sdist is not None:  # the sdist's files are known after it is fetched: its name stands for them
+            return hashlib.sha256(json.dumps([self.from_sdist, self.files]).encode()).hexdigest()
         parts = [self.files, self.outside, self.links, self.dev_wheels, self.sdists, self.index]
         return hashlib.sha256(json.dumps(parts if any(parts[1:]) else self.files).encode()).hexdigest()
 
@@ -158,7 +168,20 @@ class Scenario:
     @property
     def host_requirement_groups(self) -> list[list[str]]:
         """The requirements of each step that installs into the host, in order."""
-        return [list(step.requirements) for step in self.contamination if isinstance(step, Install)]
+        groups = [list(step.requirements) for step in self.contamination if isinstance(step, Install)]
+        return groups + [list(step.requires) for step in self.contamination if isinstance(step, Editable)]
+
+    @property
+    def source_distributions(self) -> list[str]:
+        """Releases whose source distributions the cells need: the project's, the editable installs'."""
+        wanted = [*self.project.sdists, *([self.project.from_sdist] if self.project.from_sdist else [])]
+        return wanted + [step.sdist for step in self.contamination if isinstance(step, Editable) and step.sdist]
+
+    @property
+    def fixtures(self) -> list[str]:
+        """The folders of scenarios/fixtures the scenario reads (a run folder keeps a copy of each)."""
+        names = [self.project.fixture] if self.project.fixture else []
+        return names + [step.fixture for step in self.contamination if isinstance(step, Editable) and step.fixture]
 
     @property
     def needs_disposable_base(self) -> bool:
@@ -242,14 +265,10 @@ def find_scenario(folder: Path, name: str) -> Scenario:
     return load_scenario(path)
 
 
-FIXTURES = "fixtures"  # scenarios/fixtures/<folder>: projects too large to write inline
-MAX_FIXTURE_BYTES = 2_000_000
-
-
 def _project(node: Node) -> Project:
     fields = node.mapping(
         required=("name",),
-        optional=("offer", "files", "fixture", "outside", "links", "dev-wheels", "sdists", "index"),
+        optional=("offer", "files", "fixture", "from-sdist", "outside", "links", "dev-wheels", "sdists", "index"),
     )
     files = _project_files(node, fields)
     offer_node = fields.get("offer")
@@ -267,6 +286,7 @@ def _project(node: Node) -> Project:
         links=tuple(sorted(links.items())),
         dev_wheels=dev_wheels,
         sdists=fields["sdists"].texts() if "sdists" in fields else (),
+        from_sdist=pinned_release(fields["from-sdist"]) if "from-sdist" in fields else None,
         index=fields["index"].texts() if "index" in fields else (),
     )
 
@@ -276,10 +296,14 @@ def _project_files(node: Node, fields: Fields) -> dict[str, str]:
     files: dict[str, str] = {}
     fixture = fields.get("fixture")
     if fixture is not None:
-        files.update(_fixture_files(fixture))
+        files.update(fixture_files(fixture))
     files.update(_relative_files(fields.get("files")))  # inline files add to or replace the fixture's
+    if "from-sdist" in fields:  # its files are the sdist's (inline ones replace them)
+        return files
     if not files:
-        node.fail("the project needs 'files' (inline) or 'fixture' (a folder in scenarios/fixtures)")
+        node.fail(
+            "the project needs 'files' (inline), 'fixture' (a folder in scenarios/fixtures) or 'from-sdist' (a release)"
+        )
     if "pyproject.toml" not in files and "setup.py" not in files:
         node.fail(
             "the project needs a pyproject.toml (or, for a legacy project, a setup.py)",
@@ -294,7 +318,7 @@ def _relative_files(node: Node | None) -> dict[str, str]:
         return {}
     files = node.text_mapping()
     for rel in files:
-        _check_relative(node.child(rel, None), rel)
+        check_relative(node.child(rel, None), rel)
     return files
 
 
@@ -304,7 +328,7 @@ def _links(node: Node | None) -> dict[str, str]:
         return {}
     links = node.text_mapping()
     for rel, target in links.items():
-        _check_relative(node.child(rel, None), rel)
+        check_relative(node.child(rel, None), rel)
         check_placeholders(node.child(rel, target), target)
         if not target.startswith("{cell}/"):
             node.child(rel, target).fail(f"link target '{target}' is not inside the cell", "start it with {cell}/")
@@ -317,41 +341,8 @@ def _relative_paths(node: Node | None) -> tuple[str, ...]:
         return ()
     paths = node.texts()
     for i, rel in enumerate(paths):
-        _check_relative(node.child(i, rel), rel)
+        check_relative(node.child(i, rel), rel)
     return paths
-
-
-def _fixture_files(node: Node) -> dict[str, str]:
-    """The text files of a fixture folder, refusing anything that leads out of it."""
-    name = node.text()
-    base = (node.path.parent / FIXTURES).resolve()
-    _check_relative(node, name)
-    root = base / name
-    if not root.is_dir():
-        node.fail(f"no folder {root}", f"put the project in {base}/{name}/")
-    files: dict[str, str] = {}
-    total = 0
-    for path in sorted(root.rglob("*")):
-        rel = path.relative_to(root).as_posix()
-        if path.is_symlink() and not path.resolve().is_relative_to(root.resolve()):
-            node.fail(f"{rel} is a symlink out of the fixture ({path.resolve()})", "copy the file in instead")
-        if path.is_dir() or "__pycache__" in rel.split("/"):
-            continue
-        try:
-            files[rel] = path.read_text(encoding="utf-8")
-        except UnicodeDecodeError:
-            node.fail(f"{rel} is not a UTF-8 text file", "fixtures carry text files only")
-        total += len(files[rel])
-        if total > MAX_FIXTURE_BYTES:
-            node.fail(f"more than {MAX_FIXTURE_BYTES} bytes of files", "keep fixtures small")
-    return files
-
-
-def _check_relative(node: Node, rel: str) -> None:
-    """Project files are written into the cell: no absolute paths, no way out of the project."""
-    pure = PurePosixPath(rel)
-    if pure.is_absolute() or ".." in pure.parts or "\\" in rel or rel.startswith("~"):
-        node.fail("file names must be relative paths inside the project", "drop the leading '/' or '..'")
 
 
 def _action(node: Node) -> Action:

@@ -76,6 +76,7 @@ class DriverSpec:
     # The package index the cell serves (packageindex.cell_index: TLS files, credentials, the runs'
     # environment), or None: the runs see the wheel directory only.
     index: Mapping[str, Any] | None = None
+    editable_pip_wheel: str = ""  # the pip wheel that makes `editable` steps' installs (inputs.EDITABLE_PIPS)
 
     @property
     def leading_installs(self) -> int:
@@ -120,6 +121,8 @@ class DriverSpec:
             data["control_only"] = True
         if self.index is not None:
             data["index"] = dict(self.index)
+        if self.editable_pip_wheel:
+            data["editable_pip_wheel"] = self.editable_pip_wheel
         if paths is not None:
             data.update({k: v for k, v in dataclasses.asdict(paths).items() if v is not None})
         return data
@@ -140,6 +143,7 @@ def build(
     wheelhouse_hidden: Sequence[str] = (),
     control_only: bool = False,
     index: Mapping[str, Any] | None = None,
+    editable_pip_wheel: str = "",
 ) -> DriverSpec:
     """The only place a DriverSpec is made."""
     chosen = frontends.get(frontend)
@@ -157,6 +161,7 @@ def build(
         frontend_requirements=chosen.requirements_at(release),
         mode=mode,
         index=index,
+        editable_pip_wheel=editable_pip_wheel,
     )
 
 
@@ -169,6 +174,7 @@ def for_scenario(
     mode: str = frontends.DEFAULT_MODE,
     timeout: int | None = None,
     wheelhouse_hidden: Sequence[str] = (),
+    editable_pip_wheel: Path | None = None,
 ) -> DriverSpec:
     """A catalogue cell's spec: the scenario's project (with the probe among its build
     requirements), contamination and action for this frontend."""
@@ -179,6 +185,7 @@ def for_scenario(
             name=project.name,
             offer=project.offer,
             files=files,
+            binary_files=dict(project.binary_files),
             outside=dict(project.outside),
             links=dict(project.links),
             dev_wheels=tuple(project.dev_wheels),
@@ -194,4 +201,5 @@ def for_scenario(
         backend=declared_backend(scenario),
         wheelhouse_hidden=wheelhouse_hidden,
         index=cell_index(scenario.index) if scenario.index is not None else None,
+        editable_pip_wheel=editable_pip_wheel.name if editable_pip_wheel else "",
     )

@@ -11,7 +11,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
+from packaging.requirements import InvalidRequirement, Requirement
+
 from isolation_harness._strict import Node
+from isolation_harness.fixtures import fixture_files
 from isolation_harness.placeholders import check_placeholders, placeheld_list
 
 MODULE_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
@@ -47,6 +50,28 @@ class EditableFinder:
 
     module: str
     kind: Literal["editable-finder"] = "editable-finder"
+
+
+@dataclass(frozen=True)
+class Editable:
+    """A real editable install into the host venv (``pip install -e``), made by a current pip with the
+    backend's own config settings, of a released source distribution from the wheel directory or of a
+    fixture: what users' environments hold, where ``editable-finder`` plants a finder of our own.
+    pip #11812 came from setuptools' editable finder; ``meta_path_first`` moves the finder the install
+    planted to the front of sys.meta_path, as setuptools PR #3829 proposed (closed unmerged)."""
+
+    sdist: str | None = None  # name==version, its source distribution fetched into the wheel directory
+    fixture: str | None = None  # or a folder of scenarios/fixtures
+    files: tuple[tuple[str, str], ...] = ()  # the fixture's files
+    config_settings: tuple[tuple[str, str], ...] = ()
+    # What the install takes from the wheel directory: the backend's build requirements, dependencies.
+    requires: tuple[str, ...] = ()
+    meta_path_first: bool = False
+    kind: Literal["editable"] = "editable"
+
+    @property
+    def label(self) -> str:
+        return self.sdist or f"fixture {self.fixture}"
 
 
 @dataclass(frozen=True)
@@ -87,7 +112,7 @@ class CommandLine:
     kind: Literal["command-line"] = "command-line"
 
 
-Step = Install | EditableFinder | PthFile | EnvVars | PipConfig | VenvConfig | CommandLine
+Step = Install | Editable | EditableFinder | PthFile | EnvVars | PipConfig | VenvConfig | CommandLine
 
 
 def _install(body: Node) -> Install:
@@ -103,6 +128,40 @@ def _editable_finder(body: Node) -> EditableFinder:
     if not MODULE_RE.match(module):
         body.child("module", module).fail(f"'{module}' is not a module name")
     return EditableFinder(module=module)
+
+
+def pinned_release(node: Node) -> str:
+    """NAME==VERSION: one release, so a result made with it can be replayed."""
+    text = node.text()
+    try:
+        specs = list(Requirement(text).specifier)
+    except InvalidRequirement:
+        specs = []
+    if len(specs) != 1 or specs[0].operator != "==" or "*" in specs[0].version:
+        node.fail(f"'{text}' is not one release", "pin it: NAME==VERSION, so the result can be replayed")
+    return text
+
+
+def _editable(body: Node) -> Editable:
+    f = body.mapping(optional=("sdist", "fixture", "config-settings", "requires", "meta-path"))
+    if ("sdist" in f) == ("fixture" in f):
+        body.fail("needs one source", "give sdist: NAME==VERSION (from PyPI) or fixture: FOLDER (scenarios/fixtures)")
+    sdist = pinned_release(f["sdist"]) if "sdist" in f else None
+    settings = f["config-settings"].text_mapping() if "config-settings" in f else {}
+    requires = f["requires"].texts() if "requires" in f else ()
+    for i, req in enumerate(requires):
+        try:
+            Requirement(req)
+        except InvalidRequirement:
+            f["requires"].child(i, req).fail(f"'{req}' is not a requirement")
+    return Editable(
+        sdist=sdist,
+        fixture=f["fixture"].text() if "fixture" in f else None,
+        files=tuple(sorted(fixture_files(f["fixture"]).items())) if "fixture" in f else (),
+        config_settings=tuple(sorted(settings.items())),
+        requires=requires,
+        meta_path_first="meta-path" in f and f["meta-path"].choice(("first", "as-installed")) == "first",
+    )
 
 
 def _pth(body: Node) -> PthFile:
@@ -164,6 +223,7 @@ def _command_line(body: Node) -> CommandLine:
 # In the order error messages list them.
 READERS: dict[str, Callable[[Node], Step]] = {
     "install": _install,
+    "editable": _editable,
     "editable-finder": _editable_finder,
     "pth": _pth,
     "env": _env,

@@ -7,8 +7,11 @@ Standard library only; runs on Python 3.8 (see driver.py).
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sys
+import tarfile
+import zipfile
 
 MYPY = False
 if MYPY:  # pragma: no cover - for the type comments only
@@ -87,6 +90,104 @@ def _step_editable_finder(c, step):  # type: (_Cell, dict) -> None
     c.code_steps.append(c.label)
 
 
+def _step_editable(c, step):  # type: (_Cell, dict) -> str | None
+    """A real editable install into the host venv, by a current pip run from its unpacked wheel with
+    the venv's interpreter (the same install whatever pip is under test), of a released sdist or a
+    fixture. Every .pth it planted is led by the canary; what they name is host code."""
+    where = os.path.join(c.cell, "editable", c.label.replace(":", "-"))
+    fault = _editable_source(c, step, where) or _editable_install(c, step, where)
+    if fault is not None:
+        return "contamination step %s%s" % (c.label, fault)
+    return None
+
+
+def _editable_source(c, step, where):  # type: (_Cell, dict, str) -> str | None
+    if step.get("sdist"):
+        fault = _unpack_sdist(c.spec["wheelhouse"], step["sdist"], where)
+        if fault is not None:
+            return ": " + fault
+    for rel, text in step.get("files", []):
+        _write(os.path.join(where, rel), text)
+    if not c.spec.get("editable_pip_wheel"):
+        return ": the spec names no pip for editable installs"
+    tool = os.path.join(c.cell, "editable-pip")
+    if not os.path.isdir(tool):
+        with zipfile.ZipFile(os.path.join(c.spec["wheelhouse"], c.spec.get("editable_pip_wheel", ""))) as wheel:
+            wheel.extractall(tool)
+    return None
+
+
+def _editable_install(c, step, where):  # type: (_Cell, dict, str) -> str | None
+    before = set(os.listdir(c.purelib))
+    argv = [c.vpy, os.path.join(c.cell, "editable-pip", "pip"), "install", "--no-input", "-e", where]
+    for key, value in step.get("config_settings", []):
+        argv += ["--config-settings", "%s=%s" % (key, value)]
+    if _run(argv, c.env, c.cell, c.setup_log, c.timeout)["exit_code"] != 0:
+        return " failed: pip install -e %s (see setup.log)" % (step.get("sdist") or where)
+    new = set(os.listdir(c.purelib)) - before
+    planted = sorted(n for n in new if n.endswith(".pth"))
+    if not planted:
+        return ": the editable install planted no .pth file (see setup.log)"
+    if step.get("meta_path_first") and not _finder_first(c.purelib, new):
+        return ": meta-path: first, but the install planted no finder appended to sys.meta_path"
+    c.extra_roots.append(where)
+    for name in planted:
+        path = os.path.join(c.purelib, name)
+        with open(path) as fh:
+            lines = fh.read().splitlines()
+        # A path line is a folder on sys.path (host code); an import line runs code at every start.
+        c.extra_roots.extend(line for line in lines if line.strip() and not line.startswith(("import ", "#")))
+        if any(line.startswith(("import ", "import\t")) for line in lines):
+            c.code_steps.append(c.label)
+        _write(path, "\n".join([CANARY_LINE % c.label] + lines) + "\n")
+    c.planted.append(c.label)
+    c.editable_installs[c.label] = planted
+    return None
+
+
+def _unpack_sdist(wheelhouse, requirement, where):  # type: (str, str, str) -> str | None
+    """Unpack NAME==VERSION's sdist from the wheel directory into ``where`` (its top folder dropped)."""
+    name, _, version = requirement.partition("==")
+    found = [f for f in sorted(os.listdir(wheelhouse)) if _sdist_release(f) == (_norm(name), version.strip())]
+    if not found:
+        return "no source distribution of %s in the wheel directory" % requirement
+    unpack = where + ".unpack"
+    with tarfile.open(os.path.join(wheelhouse, found[0])) as tar:
+        # An sdist the harness fetched and hashed itself; "data" refuses links out of it where known.
+        if hasattr(tarfile, "data_filter"):
+            tar.extractall(unpack, filter="data")
+        else:  # pragma: no cover - Python 3.8-3.11 before the filter backports
+            tar.extractall(unpack)
+    tops = os.listdir(unpack)
+    shutil.move(os.path.join(unpack, tops[0]) if len(tops) == 1 else unpack, where)
+    return None
+
+
+def _norm(name):  # type: (str) -> str
+    return re.sub(r"[-_.]+", "-", name.strip()).lower()
+
+
+def _sdist_release(filename):  # type: (str) -> tuple[str, str] | None
+    """(normalized name, version) of NAME-VERSION.tar.gz, else None."""
+    if not filename.endswith(".tar.gz"):
+        return None
+    name, _, version = filename[: -len(".tar.gz")].rpartition("-")
+    return _norm(name), version
+
+
+def _finder_first(purelib, new):  # type: (str, set[str]) -> bool
+    """Move the finder an editable install planted to the front of sys.meta_path (setuptools PR #3829)."""
+    moved = []
+    for name in sorted(n for n in new if n.endswith(".py")):
+        path = os.path.join(purelib, name)
+        with open(path) as fh:
+            text = fh.read()
+        if "sys.meta_path.append(" in text:
+            _write(path, text.replace("sys.meta_path.append(", "sys.meta_path.insert(0, "))
+            moved.append(name)
+    return bool(moved)
+
+
 def _step_pth(c, step):  # type: (_Cell, dict) -> None
     """A .pth file in the host venv: import lines run code, other lines put folders on sys.path."""
     lines = [_fill(line, c.values("experiment")) for line in step["lines"]]
@@ -130,6 +231,7 @@ def _step_command_line(c, step):  # type: (_Cell, dict) -> None
 
 STEPS = {
     "install": _step_install,
+    "editable": _step_editable,
     "editable-finder": _step_editable_finder,
     "pth": _step_pth,
     "env": _step_env,

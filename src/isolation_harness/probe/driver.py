@@ -127,6 +127,7 @@ class _Cell:
         self.planted = []  # type: list[str]
         self.code_steps = []  # type: list[str]
         self.extra_roots = []  # type: list[str]  # host code outside the venv: user site, base, .pth folders
+        self.editable_installs = {}  # type: dict[str, list[str]]  # step label -> the .pth files it planted
         self.runs = {}  # type: dict[str, object]
         self.steps_done = []  # type: list[str]
         self.phases = {}  # type: dict[str, float]
@@ -302,13 +303,16 @@ def _roots(c):  # type: (_Cell) -> dict[str, object]
     frontend's own machinery (pip and its vendored pyproject-hooks may run in the build), the project."""
     if c.spec.get("control_only"):
         return {"host": [c.purelib, c.home], "frontend": _frontend_roots(c.spec, c.purelib), "project": c.src}
-    return {
+    roots = {
         "host": [c.purelib, c.editable_dir, c.home, steps._base_purelib(c.env), steps._user_site(c.vpy, c.env)]
         + c.extra_roots,
         "frontend": _frontend_roots(c.spec, c.purelib),
         "project": c.src,
         "code_steps": c.code_steps,
-    }
+    }  # type: dict[str, object]
+    if c.editable_installs:  # the .pth files each real editable install planted (steps.Editable)
+        roots["editable_installs"] = c.editable_installs
+    return roots
 
 
 def prepare(spec_path):  # type: (str) -> int
