@@ -38,8 +38,10 @@ def sdists_for(store: WheelStore, requirements: Iterable[str]) -> list[Path]:
     reqs = sorted(set(requirements))
     if not reqs:
         return []
+    # pip prepares each sdist's metadata to download it: in isolation, since a self-hosting backend's
+    # sdist imports its own dependencies (hatchling's needs pathspec), which this machine need not have.
     files = store.download(
-        ["--no-binary=:all:", "--no-deps", "--no-build-isolation", *reqs],
+        ["--no-binary=:all:", "--no-deps", *reqs],
         key="sdist:" + ";".join(reqs),
         failure=f"source distributions {', '.join(reqs)} could not be downloaded",
     )
