@@ -92,8 +92,12 @@ def test_the_table_says_what_the_cli_and_the_probe_need() -> None:
     assert frontends.get("build").requirements_at("1.4.2") == ("build==1.4.2",)
     assert frontends.label("build", "1.4.2") == "build==1.4.2"
     assert frontends.label("pip", None, "venv-isolation") == "pip+venv-isolation"
-    assert frontends.names(diagnose=True) == ("pip", "build")
-    for name in frontends.names(diagnose=True):
+    assert frontends.names(diagnose=True) == ("pip", "build", "uv")
+    # uv's clean cell runs `uv build --wheel` with the cell's venv, as its user build does with the user's.
+    clean = frontends.get("uv").diagnose_clean_args
+    assert clean is not None
+    assert clean[:2] == frontends.get("uv").diagnose_user_args[:2] == ("build", "--wheel")
+    for name in ("pip", "build"):
         assert frontends.get(name).diagnose_args == (
             "wheel",
             "--no-deps",

@@ -45,6 +45,17 @@ def test_cells_see_the_wheels_an_index_would_offer_their_python(tmp_path: Path) 
     assert wheelhouse.hidden_from("3.10") == []
 
 
+def test_cells_see_only_the_sdists_their_scenario_asked_for(tmp_path: Path) -> None:
+    # zipp's sdist, fetched for a diagnosed project, once made pip 25.0 on 3.8 build zipp from source
+    # (offline, without setuptools_scm) while installing build 1.2.2's dependencies.
+    _wheel(tmp_path, "zipp", "3.20.0", ">= 3.8")
+    (tmp_path / "zipp-3.21.0.tar.gz").write_bytes(b"")
+    (tmp_path / "setuptools-75.8.0.tar.gz").write_bytes(b"")
+    wheelhouse = Wheelhouse(tmp_path)
+    assert wheelhouse.hidden_from("3.8") == ["setuptools-75.8.0.tar.gz", "zipp-3.21.0.tar.gz"]
+    assert wheelhouse.hidden_from("3.8", keep={"setuptools-75.8.0.tar.gz"}) == ["zipp-3.21.0.tar.gz"]
+
+
 def _fake_python(folder: Path, *, fail: bool = False) -> Path:
     """An "interpreter" whose `-m pip download -d DIR` writes one wheel and logs each call."""
     folder.mkdir()

@@ -26,7 +26,8 @@ from isolation_harness.cell import SETUP_ALLOWANCE
 from isolation_harness.engines import CellJob, Engine
 from isolation_harness.errors import InputError
 from isolation_harness.evidence import RunFacts, analyze_run, is_hook_process
-from isolation_harness.pyproject import insert_probe, parse_toml
+from isolation_harness.pyproject import LEGACY_BACKEND, insert_probe, parse_toml
+from isolation_harness.remedies import try_each
 from isolation_harness.sdistproject import read_tree
 from isolation_harness.userenv import HANDS_OFF, UserEnv, inspect_env, pip_settings, pythonpath, trace
 from isolation_harness.verdict import RunSummary, Verdict, decide
@@ -50,6 +51,8 @@ class Diagnosis:
     requirements_user: tuple[str, ...]
     requirements_clean: tuple[str, ...]
     env: UserEnv
+    # What held instead, in the user's environment: each other way their environment offers, run there.
+    remedies: tuple[str, ...] = ()
 
     def record(self) -> dict[str, Any]:
         return dataclasses.asdict(self) | {"verdict": self.verdict.value}
@@ -98,20 +101,40 @@ def prepare_project(source: str, dest: Path) -> tuple[Path, str]:
     return project, str(project)
 
 
+def declared(project: Path) -> tuple[str, list[str]]:
+    """The project's build-backend and backend-path as its pyproject.toml declares them."""
+    build_system = parse_toml((project / "pyproject.toml").read_text()).get("build-system", {})
+    return build_system.get("build-backend", LEGACY_BACKEND), list(build_system.get("backend-path", []))
+
+
 def user_build(
-    env: UserEnv, offer: str, project: Path, wheelhouse: Wheelhouse, work: Path, *, frontend: str = "pip"
+    env: UserEnv,
+    offer: str,
+    project: Path,
+    wheelhouse: Wheelhouse,
+    work: Path,
+    *,
+    frontend: str = "pip",
+    mode: str = frontends.DEFAULT_MODE,
+    label: str = "user",
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Build with the user's interpreter and frontend as they are; returns the raw run and the roots."""
-    probe_dir = work / "user-probe"
-    log = work / "user" / "output.log"
+    """Build with the user's interpreter and frontend as they are (pip in ``mode``); returns the raw run
+    and the roots."""
+    probe_dir = work / f"{label}-probe"
+    log = work / label / "output.log"
     log.parent.mkdir(parents=True)
     environ = dict(os.environ, ISOLATION_PROBE_DIR=str(probe_dir), **HANDS_OFF)
     chosen = frontends.get(frontend)
-    if chosen.diagnose_find_links_env:
-        environ["PIP_FIND_LINKS"] = " ".join(filter(None, [os.environ.get("PIP_FIND_LINKS"), str(wheelhouse.root)]))
+    var = chosen.diagnose_find_links_var
+    if var:  # added to, not replacing, what the user set
+        environ[var] = chosen.diagnose_find_links_sep.join(filter(None, [os.environ.get(var), str(wheelhouse.root)]))
+    # The backend the project declares, for frontends that run hooks without naming it (uv).
+    backend, backend_path = declared(project)
+    environ.update(ISOLATION_PROBE_BACKEND=backend, ISOLATION_PROBE_BACKEND_PATH=json.dumps(backend_path))
     values = {"target": str(work / "wheels"), "project_dir": str(project), "project_url": offer}
-    values["wheelhouse"] = str(wheelhouse.root)
-    argv = [env.python, "-m", chosen.module, *(arg.format(**values) for arg in chosen.diagnose_user_args)]
+    values.update(wheelhouse=str(wheelhouse.root), python=env.python)
+    args = chosen.args(chosen.diagnose_user_args, None, mode) if chosen.has_modes else chosen.diagnose_user_args
+    argv = [env.python, "-m", chosen.module, *(arg.format(**values) for arg in args)]
     with log.open("wb") as fh:
         fh.write(("$ " + " ".join(argv) + "\n").encode())
         fh.flush()
@@ -121,7 +144,7 @@ def user_build(
         except subprocess.TimeoutExpired:
             code, timed_out = None, True
     reports = [json.loads(p.read_text()) for p in sorted(probe_dir.glob("*.json"))] if probe_dir.exists() else []
-    run = {"exit_code": code, "timed_out": timed_out, "duration": 0.0, "reports": reports, "log": "user/output.log"}
+    run = {"exit_code": code, "timed_out": timed_out, "duration": 0.0, "reports": reports, "log": f"{label}/output.log"}
     roots = {
         "host": [env.purelib, env.user_site, *pythonpath()],
         "frontend": [str(Path(env.purelib) / d) for d in frontends.get(frontend).roots],
@@ -168,6 +191,8 @@ def clean_build(
         pip_wheel=wheelhouse.pip_wheel(pip).name,
         frontend=frontend,
         pip_args=chosen.diagnose_args,
+        own_args=chosen.diagnose_clean_args,
+        backend=declared(project),
         run_timeout=TIMEOUT,
         wheelhouse_hidden=wheelhouse.hidden_from(python),
         control_only=True,
@@ -247,15 +272,16 @@ def run_diagnosis(
             wheelhouse=wheelhouse,
             work=work,
         )
-        backend = parse_toml((project / "pyproject.toml").read_text())["build-system"].get(
-            "build-backend", "setuptools.build_meta:__legacy__"
-        )
+        backend = declared(project)[0]
         traced = trace(user, env)
         settings = pip_settings(env)
         clean_summary = clean.summary() if clean else RunSummary(None, False, 0, ())
         decision = decide(clean_summary, user.summary(), harness_fault=None if clean else "the clean build did not run")
-        requirements_user = requirements_seen(run)
-        requirements_clean = requirements_seen(clean_run)
+        remedies: tuple[str, ...] = ()
+        if clean is not None and decision.verdict is not Verdict.HELD:
+            remedies = _what_held_instead(
+                env, offer, project, wheelhouse=wheelhouse, work=work, frontend=frontend, clean=clean_summary
+            )
     return Diagnosis(
         source,
         backend,
@@ -266,10 +292,24 @@ def run_diagnosis(
         cause(user, clean, traced, settings),
         tuple(traced),
         tuple(settings),
-        tuple(requirements_user),
-        tuple(requirements_clean),
+        tuple(requirements_seen(run)),
+        tuple(requirements_seen(clean_run)),
         env,
+        remedies,
     )
+
+
+def _what_held_instead(
+    env: UserEnv, offer: str, project: Path, *, wheelhouse: Wheelhouse, work: Path, frontend: str, clean: RunSummary
+) -> tuple[str, ...]:
+    """The build again in the user's environment, each other way it offers (remedies.py)."""
+
+    def run_one(other: str, mode: str) -> RunFacts:
+        label = f"try-{frontends.label(other, None, mode)}"
+        alt, alt_roots = user_build(env, offer, project, wheelhouse, work, frontend=other, mode=mode, label=label)
+        return analyze_run(alt, alt_roots, work)
+
+    return try_each(env, wheelhouse, (frontend, frontends.DEFAULT_MODE), clean, run_one)
 
 
 def account(d: Diagnosis) -> str:
@@ -303,6 +343,9 @@ def account(d: Diagnosis) -> str:
         lines.append("  build requirements in your build: " + ", ".join(d.requirements_user))
     if d.cause:
         lines.append(f"  most likely cause: {d.cause}")
+    if d.remedies:
+        lines.append("  what to do: the other ways your environment offers, each run there on this project:")
+        lines.extend(f"    - {line}" for line in d.remedies)
     return "\n".join(lines)
 
 

@@ -60,7 +60,12 @@ class Frontend:
     # {project_dir}, {project_url}, {wheelhouse}) and whether the probe wheel reaches the build
     # requirements through PIP_FIND_LINKS (a frontend that installs them with a pip of its own).
     diagnose_user_args: tuple[str, ...] = ()
-    diagnose_find_links_env: bool = False
+    # The variable through which the probe wheel reaches the build requirements of a frontend that
+    # installs them itself (pypa/build's pip, uv), and how that variable separates its values.
+    diagnose_find_links_var: str = ""
+    diagnose_find_links_sep: str = " "
+    # diagnose's clean cell, where the frontend's own command is not pip's arguments in its template.
+    diagnose_clean_args: tuple[str, ...] | None = None
     offers_vcs: bool = True  # takes a VCS URL (git+file://...), as pip does; else a project folder
     runs_pip_code: bool = True  # the host's pip (or its code) takes part: `validate` judges a pip patch here
     # How the probe recognises the frontend's hook processes: "pyproject-hooks" (the backend named in
@@ -132,7 +137,7 @@ FRONTENDS: dict[str, Frontend] = {
         # pypa/build installs build requirements with pip in its own venv: the probe wheel reaches it
         # through PIP_FIND_LINKS (added to, not replacing, a value the user set).
         diagnose_user_args=("--wheel", "--outdir", "{target}", "{project_dir}"),
-        diagnose_find_links_env=True,
+        diagnose_find_links_var="PIP_FIND_LINKS",
         offers_vcs=False,
     ),
     "uv": Frontend(
@@ -161,6 +166,24 @@ FRONTENDS: dict[str, Frontend] = {
         args_template=("pip", PIP_ARGS),
         # uv runs each hook with `python -c`, without pyproject-hooks' environment variables.
         hook_detection="declared-backend",
+        # diagnose: `uv build --wheel` (uv's isolated build of one project, as `pip wheel` is pip's),
+        # for the environment's interpreter; the probe wheel joins UV_FIND_LINKS (comma-separated).
+        diagnose=True,
+        diagnose_user_args=(
+            *("build", "--wheel", "--no-cache", "--python", "{python}"),
+            *("--out-dir", "{target}", "{project_dir}"),
+        ),
+        diagnose_find_links_var="UV_FIND_LINKS",
+        diagnose_find_links_sep=",",
+        diagnose_clean_args=(
+            "build",
+            "--wheel",
+            "--python",
+            "{cell}/venv/bin/python",
+            "--out-dir",
+            "{target}",
+            "{project_dir}",
+        ),
     ),
 }
 NAMES = tuple(FRONTENDS)

@@ -59,7 +59,7 @@ class InputResolver:
         tool = None
         if cell.not_applicable is None:
             used = (pip, *(house.artifact(p) for p in self._resolved(cell, scenario)))
-            hidden = tuple(house.hidden_from(cell.python))
+            hidden = tuple(house.hidden_from(cell.python, keep={a.file for a in used}))
             if any(isinstance(step, Editable) for step in scenario.contamination):
                 tool = editable_pip(house, cell.python)
                 used += (house.artifact(tool),) if tool != pip_wheel else ()

@@ -11,7 +11,7 @@ Python sees (wheelview.py), requirements resolved per Python (wheelresolve.py) a
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -48,9 +48,10 @@ class Wheelhouse:
         """The wheel of one pip release, downloaded on first use, or of a registered candidate."""
         return self._pips.pip_wheel(version)
 
-    def hidden_from(self, python: str) -> list[str]:
-        """The wheels whose Requires-Python excludes ``python`` (see wheelview.py)."""
-        return self._view.hidden_from(python)
+    def hidden_from(self, python: str, keep: Collection[str] = ()) -> list[str]:
+        """The wheels whose Requires-Python excludes ``python``, and the sdists not in ``keep`` (see
+        wheelview.py)."""
+        return self._view.hidden_from(python, keep)
 
     def requires_python(self, version: str) -> SpecifierSet:
         return self._view.requires_python(self.pip_wheel(version))

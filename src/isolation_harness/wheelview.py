@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import zipfile
+from collections.abc import Collection
 from email.parser import Parser
 from pathlib import Path
 
@@ -31,8 +32,8 @@ class WheelView:
         """The Pythons a wheel (a pip release's) installs on; fails on a broken wheel or specifier."""
         return SpecifierSet(read_requires_python(wheel))
 
-    def hidden_from(self, python: str) -> list[str]:
-        """The wheels whose Requires-Python excludes ``python``.
+    def hidden_from(self, python: str, keep: Collection[str] = ()) -> list[str]:
+        """The wheels whose Requires-Python excludes ``python``, and the sdists not in ``keep``.
 
         An index page tells pip a file's Requires-Python (data-requires-python) before it picks it; a
         flat wheel directory cannot, and pip before 20.3 would then take a newer release that refuses
@@ -40,12 +41,15 @@ class WheelView:
         driver shows each cell a view of the directory without these files, as the index would.
         """
         version = Version(f"{python}.99")
-        hidden = []
+        # A source distribution is a candidate for pip too, and one fetched for another scenario (a
+        # project's own source, a diagnosed project) would be built offline where a wheel was wanted:
+        # a cell sees only the sdists its scenario asked for (``keep``).
+        hidden = [p.name for p in sorted(self._root.iterdir()) if _is_sdist(p.name) and p.name not in keep]
         for path in sorted(self._root.glob("*.whl")):
             spec = self._wheel_requires_python(path)
             if spec is not None and not spec.contains(version, prereleases=True):
                 hidden.append(path.name)
-        return hidden
+        return sorted(hidden)
 
     def _wheel_requires_python(self, path: Path) -> SpecifierSet | None:
         with self._lock:
@@ -59,3 +63,7 @@ class WheelView:
             return SpecifierSet(text) if text else None
         except InvalidSpecifier:
             return None
+
+
+def _is_sdist(name: str) -> bool:
+    return name.endswith((".tar.gz", ".zip"))
