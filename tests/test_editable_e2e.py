@@ -65,3 +65,48 @@ def test_setuptools_finder_as_released_leaks_into_pips_default_mode_only(tmp_pat
     files = {a.file for a in default.artifacts}
     assert "setuptools-75.8.0.tar.gz" in files
     assert "pip-26.3-py3-none-any.whl" in files
+
+
+@pytest.mark.parametrize(
+    ("scenario", "finder"),
+    [
+        (
+            "scikit-build-editable",
+            "_editable_skbc_skdemo.ScikitBuildRedirectingFinder "
+            "(/cell/venv/lib/python3.11/site-packages/_editable_skbc_skdemo.py)",
+        ),
+        (
+            "meson-python-editable",
+            "_mesdemo_editable_loader.MesonpyMetaFinder "
+            "(/cell/venv/lib/python3.11/site-packages/_mesdemo_editable_loader.py)",
+        ),
+    ],
+)
+def test_compiled_backends_editable_finders_reach_pips_default_mode(tmp_path: Path, scenario: str, finder: str) -> None:
+    """scikit-build-core's redirecting finder and meson-python's rebuilding finder, planted by real
+    editable installs of projects built with them, are in the hooks of an unrelated build."""
+    default = _records(run_cells(tmp_path, scenario, "3.11", "26.3"))["26.3 default"]
+    assert default.verdict == "leaked"
+    assert default.experiment is not None
+    assert default.experiment.facts.foreign_finders == (finder,)
+    assert default.control is not None
+    assert default.control.facts.foreign_finders == ()
+
+
+def test_meson_pythons_own_editable_install_is_pip_11812_unpatched(tmp_path: Path) -> None:
+    """meson-python installed in editable mode by itself (its documented way): its loader puts its
+    finder first, so a VCS build of meson-python loads `mesonpy` from the host's checkout and pip 24.0
+    refuses it (BackendInvalid); pip 25.0 loads it from backend-path, with the host's finder still there."""
+    records = _records(run_cells(tmp_path, "meson-python-editable-self", "3.11", "24.0", "25.0"))
+    broke, leaked = records["24.0 default"], records["25.0 default"]
+    assert (broke.verdict, leaked.verdict) == ("broke", "leaked")
+    assert broke.experiment is not None
+    assert leaked.experiment is not None
+    assert broke.experiment.facts.backend_file == "/cell/editable/0-editable/mesonpy/__init__.py"
+    assert broke.experiment.facts.backend_in_backend_path is False
+    assert leaked.experiment.facts.backend_in_backend_path is True
+    finder = (
+        "_meson_python_editable_loader.MesonpyMetaFinder "
+        "(/cell/venv/lib/python3.11/site-packages/_meson_python_editable_loader.py)"
+    )
+    assert finder in leaked.experiment.facts.foreign_finders

@@ -274,6 +274,10 @@ PLACEHOLDER_FIX = (
         ),
         ("  - editable: {sdist: a==1, mode: strict}", "key 'contamination[0].editable.mode': unknown key"),
         (
+            "  - editable: {sdist: a==1, build-isolation: maybe}",
+            "key 'contamination[0].editable.build-isolation': expected true or false",
+        ),
+        (
             "  - editable: {sdist: a==1, requires: ['a b c']}",
             "key 'contamination[0].editable.requires[0]': 'a b c' is not a requirement",
         ),
@@ -301,7 +305,8 @@ def test_every_step_kind_reads_into_its_type(tmp_path: Path) -> None:
             "  - pip-config: {global: {target: '{target}'}}\n"
             "  - venv-config: {system-site-packages: false}\n"
             "  - editable: {sdist: setuptools==75.8.0, meta-path: first, requires: [wheel]}\n"
-            "  - editable: {sdist: setuptools==75.8.0, config-settings: {editable_mode: strict}}",
+            "  - editable: {sdist: setuptools==75.8.0, config-settings: {editable_mode: strict}}\n"
+            "  - editable: {sdist: meson-python==0.17.1, requires: [ninja], build-isolation: false}",
         )
     )
     assert load_scenario(path).contamination == (
@@ -313,6 +318,7 @@ def test_every_step_kind_reads_into_its_type(tmp_path: Path) -> None:
         steps.VenvConfig(system_site_packages=False),
         steps.Editable(sdist="setuptools==75.8.0", requires=("wheel",), meta_path_first=True),
         steps.Editable(sdist="setuptools==75.8.0", config_settings=(("editable_mode", "strict"),)),
+        steps.Editable(sdist="meson-python==0.17.1", requires=("ninja",), build_isolation=False),
     )
     # One reader per kind, in the order messages list the kinds; the types stay importable from scenario.
     assert steps.STEP_KINDS == tuple(steps.READERS) == scenario.STEP_KINDS

@@ -67,6 +67,10 @@ class Editable:
     # What the install takes from the wheel directory: the backend's build requirements, dependencies.
     requires: tuple[str, ...] = ()
     meta_path_first: bool = False
+    # False: as meson-python's documentation asks, ``requires`` go into the host venv first and the
+    # editable install builds there (--no-build-isolation): its rebuilding finder keeps the paths of the
+    # build tools it was made with, and an isolated build environment's are gone once it is done.
+    build_isolation: bool = True
     kind: Literal["editable"] = "editable"
 
     @property
@@ -143,7 +147,7 @@ def pinned_release(node: Node) -> str:
 
 
 def _editable(body: Node) -> Editable:
-    f = body.mapping(optional=("sdist", "fixture", "config-settings", "requires", "meta-path"))
+    f = body.mapping(optional=("sdist", "fixture", "config-settings", "requires", "meta-path", "build-isolation"))
     if ("sdist" in f) == ("fixture" in f):
         body.fail("needs one source", "give sdist: NAME==VERSION (from PyPI) or fixture: FOLDER (scenarios/fixtures)")
     sdist = pinned_release(f["sdist"]) if "sdist" in f else None
@@ -161,7 +165,14 @@ def _editable(body: Node) -> Editable:
         config_settings=tuple(sorted(settings.items())),
         requires=requires,
         meta_path_first="meta-path" in f and f["meta-path"].choice(("first", "as-installed")) == "first",
+        build_isolation=_flag(f["build-isolation"]) if "build-isolation" in f else True,
     )
+
+
+def _flag(node: Node) -> bool:
+    if not isinstance(node.value, bool):
+        node.fail("expected true or false")
+    return node.value
 
 
 def _pth(body: Node) -> PthFile:
@@ -196,10 +207,7 @@ def _pip_config(body: Node) -> PipConfig:
 
 def _venv_config(body: Node) -> VenvConfig:
     f = body.mapping(required=("system-site-packages",))
-    flag = f["system-site-packages"].value
-    if not isinstance(flag, bool):
-        f["system-site-packages"].fail("expected true or false")
-    return VenvConfig(system_site_packages=flag)
+    return VenvConfig(system_site_packages=_flag(f["system-site-packages"]))
 
 
 def _command_line(body: Node) -> CommandLine:

@@ -91,9 +91,11 @@ def trace(facts: RunFacts, env: UserEnv) -> list[str]:
     """Each host finder, path hook and path entry, traced to the .pth file or variable that brought it."""
     lines = []
     for entry in (*facts.foreign_finders, *facts.foreign_path_hooks):
-        module_file = entry.rsplit("(", 1)[-1].rstrip(")")
-        module = Path(module_file).stem
-        sources = [p for p, lines_ in env.pth_files.items() if any(module in line for line in lines_)]
+        dotted = entry.split(" (", 1)[0].rpartition(".")[0]  # the finder's module: editables.redirector
+        sources = [p for p, lines_ in env.pth_files.items() if any(dotted in line for line in lines_)]
+        # A .pth that imports a module of its own, which installs a finder from a package (hatchling's
+        # `_editable_impl_devlib` installs the `editables` package's RedirectingFinder).
+        sources += [f"{p} (through {m})" for p, m in _pth_imports(env) if not sources and _mentions(p, m, dotted)]
         origin = f"installed by {', '.join(sources)}" if sources else "origin not found in any .pth file"
         lines.append(f"{entry}: {origin}")
     from_variable = pythonpath()
@@ -106,6 +108,28 @@ def trace(facts: RunFacts, env: UserEnv) -> list[str]:
                 f"sys.path entry {entry}: " + (f"listed in {', '.join(sources)}" if sources else "origin unknown")
             )
     return lines
+
+
+def _pth_imports(env: UserEnv) -> list[tuple[str, str]]:
+    """(.pth file, module it imports) for every import line of the environment's .pth files."""
+    found: list[tuple[str, str]] = []
+    for path, lines in env.pth_files.items():
+        for line in lines:
+            if line.startswith(("import ", "import\t")):
+                first = line.split(";")[0].split()[1:]
+                found.extend((path, name.strip(",")) for name in first)
+    return found
+
+
+def _mentions(pth: str, module: str, dotted: str) -> bool:
+    """Whether the module a .pth imports (a file beside it) names the finder's module or package."""
+    source = Path(pth).parent / f"{module.replace('.', '/')}.py"
+    try:
+        text = source.read_text(errors="replace")
+    except OSError:
+        return False
+    package = dotted.split(".", maxsplit=1)[0]
+    return dotted in text or f"import {package}" in text or f"from {package}" in text
 
 
 def pip_settings(env: UserEnv) -> list[str]:

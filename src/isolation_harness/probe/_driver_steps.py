@@ -118,8 +118,14 @@ def _editable_source(c, step, where):  # type: (_Cell, dict, str) -> str | None
 
 
 def _editable_install(c, step, where):  # type: (_Cell, dict, str) -> str | None
+    pip = [c.vpy, os.path.join(c.cell, "editable-pip", "pip"), "install", "--no-input"]
+    argv = pip + ["-e", where]
+    if not step.get("build_isolation", True):  # the build tools in the host venv, the build there
+        tools = list(step.get("requires", []))
+        if tools and _run(pip + tools, c.env, c.cell, c.setup_log, c.timeout)["exit_code"] != 0:
+            return " failed: pip install %s (see setup.log)" % " ".join(tools)
+        argv = pip + ["--no-build-isolation", "-e", where]
     before = set(os.listdir(c.purelib))
-    argv = [c.vpy, os.path.join(c.cell, "editable-pip", "pip"), "install", "--no-input", "-e", where]
     for key, value in step.get("config_settings", []):
         argv += ["--config-settings", "%s=%s" % (key, value)]
     if _run(argv, c.env, c.cell, c.setup_log, c.timeout)["exit_code"] != 0:
