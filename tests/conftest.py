@@ -27,6 +27,24 @@ ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = ROOT / "scenarios"
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Tests never reuse a result measured outside them: every test (and each command it runs) gets a
+    result cache of its own (the autouse fixture below), and whatever runs outside a test gets one of
+    this session's."""
+    import tempfile
+
+    from isolation_harness.cellcache import ENV
+
+    os.environ[ENV] = tempfile.mkdtemp(prefix="ih-test-cells-")
+
+
+@pytest.fixture(autouse=True)
+def _own_cell_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    from isolation_harness.cellcache import ENV
+
+    monkeypatch.setenv(ENV, str(tmp_path_factory.mktemp("cell-cache")))
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
     """Engine tests run by default; in CI (CI=true) one that skips fails instead: a skipped real cell

@@ -78,8 +78,9 @@ RUNS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ),
 )
 # Facts that differ between two runs of the same cell: when it ran, how long, and which image id
-# the machine's engine gave the same recipe.
-_DROPPED = ("run_id", "started", "finished", "duration")
+# the machine's engine gave the same recipe; the result cache's key (issue 19), which holds the
+# machine's base image and the driver's source.
+_DROPPED = ("run_id", "started", "finished", "duration", "cache_key")
 # Random parts of temporary paths, and process ids: tempfile's names, pip's and uv's build folders, the local
 # engine's cell folder, pip's per-requirement unpack folders, uv's git checkout keys.
 _PREFIXES = (

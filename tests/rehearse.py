@@ -844,6 +844,9 @@ class Rehearsal:
                 "GITHUB_WORKSPACE": str(work),
                 "RUNNER_TEMP": str(temp),
                 "RUNNER_TOOL_CACHE": str(folder / "tool"),
+                # A runner starts with an empty home: the harness's result cache (cellcache, in
+                # ~/.cache on a runner) is the job's own, never this machine's.
+                "ISOLATION_HARNESS_CACHE": str(folder / "cell-cache"),
                 "GITHUB_EVENT_NAME": run.event,
                 "GITHUB_REPOSITORY": REPOSITORY,
                 "GITHUB_RUN_ID": str(run.run_id),

@@ -100,3 +100,16 @@ def test_installed_harness_runs_a_cell_from_an_empty_folder(
         assert record["engine"]["base_packages"] == "pip==24.0 setuptools==79.0.1 wheel==0.45.1"
     # The run folder keeps the bundled scenario it used, for repro and replay.
     assert (run_dir / "scenarios" / "metapath.yaml").is_file()
+    if engine == "docker":
+        # Run again, nothing changed: the installed harness keys the cell the same way (its bundled
+        # driver and probe sources included) and reuses it, judged again from the copied output.
+        again = _run(installed, [*args, "--engine", engine, "--out", str(tmp_path / "again")], tmp_path)
+        assert again.returncode == 0, again.stderr[-3000:]
+        assert "cache: 1 cells reused from earlier runs" in again.stdout, again.stdout
+        (line,) = next((tmp_path / "again").iterdir()).joinpath("results.jsonl").read_text().splitlines()
+        reused = json.loads(line)
+        assert (reused["verdict"], reused["cached_from"], reused["cache_key"]) == (
+            verdict,
+            run_dir.name,
+            record["cache_key"],
+        )

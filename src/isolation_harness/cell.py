@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import shutil
@@ -11,7 +12,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from isolation_harness import __version__, frontends, spec
+from isolation_harness import __version__, cellcache, frontends, spec
 from isolation_harness.engines import CellJob, Engine, EngineInfo, JobOutcome
 from isolation_harness.evidence import RunFacts, analyze_run
 from isolation_harness.inputs import CellInputs
@@ -21,6 +22,8 @@ from isolation_harness.runfolder import RunFolder
 from isolation_harness.scenario import Scenario
 from isolation_harness.verdict import Decision, Verdict, decide
 
+# The verdicts a cache keeps: decided by the runs, not by a fault, a time limit or disagreeing repeats.
+CACHED_VERDICTS = frozenset(v.value for v in (Verdict.UNSUPPORTED, Verdict.BROKE, Verdict.LEAKED, Verdict.HELD))
 # Time for making the venv, unpacking pip and the contamination, on top of the two runs' limits.
 SETUP_ALLOWANCE = 180.0
 RUNS = ("control", "experiment")
@@ -39,14 +42,10 @@ class CellRun:
     attempt: int = 0  # the repeat (--repeat N)
 
 
-def run_cell(run: CellRun, engine: Engine) -> CellRecord:
-    """Run one applicable cell on the engine and return its record."""
-    started = _now()
-    out_dir = run.folder.cell_dir(run.cell.slug, run.attempt)
-    if out_dir.exists():  # left by an interrupted run that is being resumed
-        shutil.rmtree(out_dir)
+def job_for(run: CellRun) -> CellJob:
+    """The engine's job for a cell: its driver spec, and where its output goes."""
     limit = run.timeout or run.scenario.timeout
-    job = CellJob(
+    return CellJob(
         spec=spec.for_scenario(
             run.scenario,
             run.inputs.pip_wheel,
@@ -59,16 +58,84 @@ def run_cell(run: CellRun, engine: Engine) -> CellRecord:
         ),
         python=run.cell.python,
         wheelhouse=run.inputs.wheelhouse,
-        out_dir=out_dir,
+        out_dir=run.folder.cell_dir(run.cell.slug, run.attempt),
         time_limit=2 * limit + SETUP_ALLOWANCE,
     )
+
+
+def cache_key(run: CellRun, engine: Engine) -> str | None:
+    """The cell's key in the result cache, or None when its engine offers nothing to key on."""
+    identity = engine.cache_identity(run.cell.python)
+    if identity is None:
+        return None
+    job = job_for(run)
+    return cellcache.cell_key(job.spec, run.inputs.artifacts, identity, job.time_limit, cellcache.driver_digest())
+
+
+def run_cell(
+    run: CellRun,
+    engine: Engine,
+    *,
+    cache: cellcache.CellCache | None = None,
+    key: str | None = None,
+    checked_against: cellcache.Entry | None = None,
+) -> CellRecord:
+    """Run one applicable cell on the engine and return its record; a decided cell goes into the
+    cache under ``key``. ``checked_against``: the cached measurement this run checks (--recheck)."""
+    started = _now()
+    job = job_for(run)
+    if job.out_dir.exists():  # left by an interrupted run that is being resumed
+        shutil.rmtree(job.out_dir)
     clock = time.monotonic()
     try:
         outcome = engine.run_cell(job)
     except BaseException:
         # Interrupted: no half-written output stays behind; a resumed run does the cell again.
-        shutil.rmtree(out_dir, ignore_errors=True)
+        shutil.rmtree(job.out_dir, ignore_errors=True)
         raise
+    times = (started, _now(), round(time.monotonic() - clock, 3))
+    record = _judged(run, job, outcome, run.python_exact, times)
+    record = dataclasses.replace(record, cache_key=key)
+    if checked_against is not None:
+        record = _rechecked(record, checked_against)
+    if cache is not None and key is not None and record.rechecked and record.verdict == Verdict.FLAKY.value:
+        cache.drop(key)
+    elif cache is not None and key is not None and record.verdict in CACHED_VERDICTS:
+        entry = cellcache.Entry(
+            key, run.folder.run_id, run.cell.id, outcome.timed_out, outcome.fault, outcome.info,
+            run.python_exact, *times, record.verdict,
+        )  # fmt: skip
+        cache.put(entry, job.out_dir)
+    return record
+
+
+def reuse_cell(run: CellRun, entry: cellcache.Entry) -> CellRecord:
+    """A cell from the cache: its measured output copied into this run, judged again by today's rules."""
+    job = job_for(run)
+    cellcache.copy_out(entry, job.out_dir)
+    outcome = JobOutcome(entry.timed_out, entry.fault, entry.info)
+    record = _judged(run, job, outcome, entry.python_exact, (entry.started, entry.finished, entry.duration))
+    return dataclasses.replace(record, cache_key=entry.key, cached_from=entry.run_id)
+
+
+def _rechecked(record: CellRecord, entry: cellcache.Entry) -> CellRecord:
+    """A cached cell run again for real: the same inputs must give the same verdict, else it is flaky."""
+    checked = {"run_id": entry.run_id, "verdict": entry.verdict}
+    if record.verdict == entry.verdict:
+        return dataclasses.replace(record, rechecked=checked)
+    reason = (
+        f"rechecked: run {entry.run_id} measured {entry.verdict} with the same inputs (cache key "
+        f"{entry.key[:12]}), this run {record.verdict}"
+    )
+    return dataclasses.replace(
+        record, rechecked=checked, verdict=Verdict.FLAKY.value, match=False, reasons=(reason, *record.reasons)
+    )
+
+
+def _judged(
+    run: CellRun, job: CellJob, outcome: JobOutcome, python_exact: str, times: tuple[str, str, float]
+) -> CellRecord:
+    out_dir = job.out_dir
     result = None if outcome.timed_out else _read_result(out_dir)
     facts = _facts(result, out_dir)
     decision = _decide(outcome, result, facts, job.time_limit)
@@ -84,11 +151,11 @@ def run_cell(run: CellRun, engine: Engine) -> CellRecord:
         run.inputs,
         folder=run.folder,
         info=outcome.info,
-        python_exact=run.python_exact,
+        python_exact=python_exact,
         decision=decision,
         runs=runs,
         ran=ran,
-        times=(started, _now(), round(time.monotonic() - clock, 3)),
+        times=times,
     )
 
 

@@ -106,6 +106,11 @@ class CellRecord:
     mode: str = frontends.DEFAULT_MODE  # pip's isolation mode
     frontend_release: str | None = None  # the release the cell asked for (build==1.4.2), if any
     frontend_version: str | None = None  # the frontend's exact version installed (pip's for pip)
+    # The result cache (cellcache): the cell's key, the run whose measurement this record reuses, and
+    # for a cached cell run again for real (--recheck) the run and verdict it was checked against.
+    cache_key: str | None = None
+    cached_from: str | None = None
+    rechecked: Mapping[str, str] | None = None
 
     @property
     def pip_version(self) -> str:
@@ -152,6 +157,11 @@ class CellRecord:
             data.update(dataclasses.asdict(self.ran))
         if self.repeats is not None:
             data["repeats"] = list(self.repeats)
+        # Written only when there is something to say: records of runs without a cache read as before.
+        for name in ("cache_key", "cached_from", "rechecked"):
+            value = getattr(self, name)
+            if value is not None:
+                data[name] = dict(value) if isinstance(value, Mapping) else value
         return data
 
     @classmethod
@@ -207,6 +217,9 @@ class CellRecord:
             if "driver_log" in data
             else None,
             repeats=tuple(data["repeats"]) if "repeats" in data else None,
+            cache_key=data.get("cache_key"),
+            cached_from=data.get("cached_from"),
+            rechecked=dict(data["rechecked"]) if data.get("rechecked") else None,
             harness_version=data.get("harness_version", ""),
             format=data.get("format", 1),
             extra={k: v for k, v in data.items() if k not in known and k not in ("python", "pip", "engine")},

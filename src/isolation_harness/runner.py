@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
+import hashlib
+import math
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from isolation_harness.cell import CellRun, not_applicable_record, run_cell
+from isolation_harness.cell import CellRun, cache_key, not_applicable_record, reuse_cell, run_cell
+from isolation_harness.cellcache import CellCache, Entry
 from isolation_harness.engines import Engine
 from isolation_harness.frontends import Pinned
 from isolation_harness.inputs import CellInputs, InputResolver
@@ -48,6 +51,9 @@ class RunRequest:
     cells: tuple[Planned, ...] | None = None  # replay: these cells, not planned from the matrix
     on_record: OnRecord | None = None
     on_start: OnStart | None = None
+    cache: CellCache | None = None  # the result cache (cellcache); None: every cell runs, none is kept
+    fresh: bool = False  # run every cell even when the cache has it (and keep the new measurement)
+    recheck: float = 0.0  # percent of the cells found in the cache to run again for real and compare
 
 
 @dataclass(frozen=True)
@@ -140,12 +146,69 @@ def execute(cells: Sequence[Planned], request: RunRequest) -> RunResult:
             info = request.engine.info()
             recorder.finish(not_applicable_record(cell, scenario, inputs[cell.id], folder=folder, info=info))
     runnable = [(c, s) for c, s in todo if c.not_applicable is None]
+    looked = _look_up(runnable, inputs, folder, request)
+    for cell, scenario in runnable:
+        found = looked.reuse.get(cell.id)
+        if found is not None:
+            recorder.finish(reuse_cell(_cell_run(cell, scenario, inputs[cell.id], folder, request), found))
+    runnable = [(c, s) for c, s in runnable if c.id not in looked.reuse]
 
     def work(cell: Cell, scenario: Scenario) -> CellRecord:
+        if cell.id in looked.keys:  # one run, keyed: kept in the cache (and checked against it)
+            run = _cell_run(cell, scenario, inputs[cell.id], folder, request)
+            return run_cell(
+                run,
+                request.engine,
+                cache=request.cache,
+                key=looked.keys[cell.id],
+                checked_against=looked.recheck.get(cell.id),
+            )
         return _repeats(cell, scenario, inputs[cell.id], folder, request)
 
     _in_pool(runnable, work, recorder, request)
     return RunResult(folder, recorder.records)
+
+
+@dataclass(frozen=True)
+class _Looked:
+    keys: dict[str, str]  # cell id -> cache key, for the cells that can be cached
+    reuse: dict[str, Entry]  # cells taken from the cache
+    recheck: dict[str, Entry]  # cells found in the cache that run again for real (--recheck)
+
+
+def _look_up(
+    runnable: Sequence[Planned], inputs: dict[str, CellInputs], folder: RunFolder, request: RunRequest
+) -> _Looked:
+    """Each cell's key, and which cells the cache already has. Repeats (--repeat) always run: asking
+    for them is asking for new measurements."""
+    keys: dict[str, str] = {}
+    hits: dict[str, Entry] = {}
+    if request.cache is None or request.repeat > 1:
+        return _Looked(keys, {}, {})
+    for cell, scenario in runnable:
+        key = cache_key(_cell_run(cell, scenario, inputs[cell.id], folder, request), request.engine)
+        if key is None:
+            continue
+        keys[cell.id] = key
+        entry = None if request.fresh else request.cache.get(key)
+        if entry is not None:
+            hits[cell.id] = entry
+    chosen = recheck_sample(sorted(hits), request.recheck, folder.run_id)
+    return _Looked(keys, {c: e for c, e in hits.items() if c not in chosen}, {c: hits[c] for c in chosen})
+
+
+def recheck_sample(cells: Sequence[str], percent: float, seed: str) -> set[str]:
+    """``percent`` of ``cells`` (at least one when any), spread by a hash of the run: each week's run
+    rechecks other cells."""
+    if percent <= 0 or not cells:
+        return set()
+    count = max(1, math.ceil(len(cells) * percent / 100))
+    ranked = sorted(cells, key=lambda c: hashlib.sha256(f"{seed}/{c}".encode()).hexdigest())
+    return set(ranked[:count])
+
+
+def _cell_run(cell: Cell, scenario: Scenario, inputs: CellInputs, folder: RunFolder, request: RunRequest) -> CellRun:
+    return CellRun(cell, scenario, inputs, folder, request.engine.check_python(cell.python), request.timeout)
 
 
 class _Recorder:
@@ -160,9 +223,9 @@ class _Recorder:
 
 
 def _repeats(cell: Cell, scenario: Scenario, inputs: CellInputs, folder: RunFolder, request: RunRequest) -> CellRecord:
-    exact = request.engine.check_python(cell.python)
+    first = _cell_run(cell, scenario, inputs, folder, request)
     runs = [
-        run_cell(CellRun(cell, scenario, inputs, folder, exact, request.timeout, attempt), request.engine)
+        run_cell(dataclasses.replace(first, attempt=attempt), request.engine)
         for attempt in range(max(1, request.repeat))
     ]
     return combine_repeats(runs)

@@ -39,6 +39,7 @@ def add(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     common.input_options(bis)
     common.engine_options(bis)
+    common.cache_options(bis)
 
 
 def main(args: argparse.Namespace) -> int:
@@ -62,6 +63,7 @@ def main(args: argparse.Namespace) -> int:
     run_id = f"bisect-{new_run_id([scenario.name])}"
     common.log(f"bisecting {len(releases)} {dist} {what}s {args.good}..{args.bad} on Python {args.python}")
     host_pip = args.pip or _newest(matrix)
+    cache = common.cache(args)
 
     def verdict_of(candidate: str) -> str:
         if along_pip:
@@ -83,6 +85,8 @@ def main(args: argparse.Namespace) -> int:
             pips=pips,
             frontends=chosen,
             modes=modes,
+            cache=cache,
+            fresh=args.fresh,
         )
         record = runner.run(_one_job(request, run_id, inputs.line)).records[-1]
         if record.not_applicable:

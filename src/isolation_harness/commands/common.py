@@ -10,7 +10,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from isolation_harness import resources, runner
+from isolation_harness import cellcache, resources, runner
 from isolation_harness.engines import Engine, select_engine
 from isolation_harness.errors import InputError
 from isolation_harness.matrix import Matrix, load_matrix
@@ -44,6 +44,41 @@ def engine_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=Path("results"), help="folder for run folders (default: results)")
     parser.add_argument("--wheelhouse", type=Path, default=None, help="wheel directory (default: user cache)")
     parser.add_argument("--keep", action="store_true", help="keep each cell's container or folder for debugging")
+
+
+def cache_options(parser: argparse.ArgumentParser) -> None:
+    """The result cache (cellcache): a cell whose every input is unchanged is not run again."""
+    parser.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help=f"result cache (default: ${cellcache.ENV}, else {cellcache.default_location()})",
+    )
+    parser.add_argument("--fresh", action="store_true", help="run every cell even when cached (and cache the new run)")
+    parser.add_argument("--no-cache", action="store_true", help="neither reuse nor keep results")
+
+
+def cache(args: argparse.Namespace) -> cellcache.CellCache | None:
+    if args.no_cache:
+        if args.fresh or args.cache_dir is not None:
+            raise InputError("--no-cache: leave out --fresh and --cache-dir (or drop --no-cache)")
+        return None
+    return cellcache.open_cache(args.cache_dir)
+
+
+def cache_line(records: list[CellRecord]) -> str | None:
+    """What the cache did in a run: cells reused, and the rechecked ones that disagreed."""
+    reused = [r for r in records if r.cached_from]
+    checked = [r for r in records if r.rechecked]
+    if not reused and not checked:
+        return None
+    differ = [r.cell for r in checked if r.rechecked and r.verdict != r.rechecked.get("verdict")]
+    line = f"cache: {len(reused)} cells reused from earlier runs"
+    if checked:
+        line += f", {len(checked)} cached cells rechecked for real: {len(differ)} disagree"
+        line += f" ({', '.join(differ)})" if differ else ""
+    return line
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
 
 from isolation_harness import frontends
@@ -52,8 +53,16 @@ def add(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         metavar="HOOKS",
         help="overlay this pyproject-hooks (release, wheel or folder) onto each --pip's vendored copy",
     )
+    run.add_argument(
+        "--recheck",
+        type=float,
+        default=0.0,
+        metavar="PERCENT",
+        help="run this percent of the cached cells again for real (at least one) and compare verdicts",
+    )
     common.input_options(run)
     common.engine_options(run)
+    common.cache_options(run)
 
 
 def main(args: argparse.Namespace) -> int:
@@ -61,10 +70,19 @@ def main(args: argparse.Namespace) -> int:
         raise InputError("--repeat must be 1 or more")
     if args.timeout is not None and not 5 <= args.timeout <= 3600:
         raise InputError("--timeout must be between 5 and 3600 seconds")
+    if not 0 <= args.recheck <= 100:
+        raise InputError("--recheck must be a percent between 0 and 100")
     request = _resumed(args) if args.resume is not None else _new(args)
+    cache = common.cache(args)
+    if args.recheck and cache is None:
+        raise InputError("--recheck compares with the cache: leave out --no-cache")
+    request = dataclasses.replace(request, cache=cache, fresh=args.fresh, recheck=args.recheck)
     result = common.run_with_progress(request)
     print(verdict_table(result.records))
     print(f"\n{summary_counts(result.records)}; records in {result.folder.results}")
+    line = common.cache_line(result.records)
+    if line:
+        print(line)
     return 0 if result.all_matched else 1
 
 

@@ -29,6 +29,7 @@ def add(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     val.add_argument("--scenario", action="append", default=[], metavar="NAME", help="default: every scenario")
     common.input_options(val)
     common.engine_options(val)
+    common.cache_options(val)
 
 
 def main(args: argparse.Namespace) -> int:
@@ -42,6 +43,7 @@ def main(args: argparse.Namespace) -> int:
     candidate = candidates([args.pip], args.pyproject_hooks, wheelhouse)
     baseline = args.against or max(matrix.pips, key=Version)
     results: dict[str, RunResult] = {}
+    cache = common.cache(args)
     for name, pips in (("baseline", [baseline]), ("candidate", candidate)):
         request = RunRequest(
             scenarios,
@@ -55,6 +57,8 @@ def main(args: argparse.Namespace) -> int:
             jobs=args.jobs,
             sources=inputs.line,
             run_id=f"validate-{name}-{new_run_id([s.name for s in scenarios])}",
+            cache=cache,
+            fresh=args.fresh,
         )
         results[name] = common.run_with_progress(request)
         print(f"{name} (pip {pips[0]}): {summary_counts(results[name].records)}; {results[name].run_dir}")

@@ -55,6 +55,11 @@ class Engine(Protocol):
         """Return the interpreter's exact version, or raise InputError naming the fix."""
         ...
 
+    def cache_identity(self, python: str) -> dict[str, str] | None:
+        """What of the engine decides a cell's outcome for this Python, for the result cache's key
+        (cellcache), or None when the engine's environment can change under it (no reuse)."""
+        ...
+
     def run_cell(self, job: CellJob) -> JobOutcome:
         """Run the driver for one cell; thread-safe, several cells run at once."""
         ...

@@ -91,6 +91,7 @@ class DockerEngine:
         self.pids = pids
         self.images = ImageBuilder(self.client, recipe=recipe, log=log)
         self._active: dict[str, Any] = {}
+        self._base_ids: dict[str, str] = {}
         self._lock = threading.Lock()
         self._aborted = False
         version = self.client.version()
@@ -111,6 +112,34 @@ class DockerEngine:
 
     def check_python(self, python: str) -> str:
         return self.images.get(python).version
+
+    def cache_identity(self, python: str) -> dict[str, str] | None:
+        """The image as its inputs made it, not its id: a rebuild of the same recipe on the same base
+        (another runner, another week) gets a new id and must reuse the same results. A pulled base
+        (the official python:X.Y-slim) has the same id everywhere: the digest of its configuration."""
+        import docker.errors
+
+        from isolation_harness.images import recipe_hash
+
+        image = self.images.get(python)
+        with self._lock:
+            if image.base not in self._base_ids:
+                try:
+                    self._base_ids[image.base] = str(self.client.images.get(image.base).id)
+                except docker.errors.ImageNotFound:  # the base removed since the build: the image itself stands for it
+                    self._base_ids[image.base] = image.id
+            base_id = self._base_ids[image.base]
+        return {
+            "engine": self.name,
+            "recipe": image.recipe,
+            "recipe_sha256": recipe_hash(image.recipe),
+            "base": image.base,
+            "base_id": base_id,
+            "python": image.version,
+            "base_packages": image.base_packages,
+            "memory": self.memory,
+            "pids": str(self.pids),
+        }
 
     def _prepared(self, base: Image, spec: DriverSpec, wheelhouse: Path) -> Image:
         """The image of a prepared environment for this cell, made once (a committed container layer).

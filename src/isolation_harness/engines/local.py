@@ -104,6 +104,11 @@ class LocalEngine:
             )
         return exact_version(exe)
 
+    def cache_identity(self, python: str) -> dict[str, str] | None:
+        # The base is this machine's interpreter and whatever it has installed since: nothing to key
+        # a reused result on.
+        return None
+
     def run_cell(self, job: CellJob) -> JobOutcome:
         exe = find_interpreter(job.python)
         info = self.info()
