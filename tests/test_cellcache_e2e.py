@@ -49,7 +49,12 @@ def _run(tmp_path: Path, name: str, *extra: str) -> tuple[str, dict[str, dict[st
 
 def _facts(record: dict[str, Any]) -> tuple[Any, ...]:
     experiment = record["experiment"]
-    return (record["verdict"], experiment["backend_in_backend_path"], experiment["foreign_finders"], experiment["error"])
+    return (
+        record["verdict"],
+        experiment["backend_in_backend_path"],
+        experiment["foreign_finders"],
+        experiment["error"],
+    )
 
 
 def test_a_second_run_reuses_real_cells_and_a_recheck_agrees(tmp_path: Path) -> None:

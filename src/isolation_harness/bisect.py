@@ -36,7 +36,7 @@ def pip_releases(good: str, bad: str, *, available: Sequence[str] | None = None,
         raise InputError(f"--good {good} / --bad {bad}: both must be {dist} release numbers") from None
     if low >= high:
         raise InputError(f"--good {good} must be older than --bad {bad}")
-    versions = list(available) if available is not None else _index_versions(dist)
+    versions = list(available) if available is not None else index_versions(dist)
     chosen = sorted({v for v in versions if not Version(v).is_prerelease and low <= Version(v) <= high}, key=Version)
     for end in (good, bad):
         if end not in chosen:
@@ -64,7 +64,7 @@ def pip_commits(repo: str, good: str, bad: str) -> list[str]:
     return [start, *between]
 
 
-def _index_versions(dist: str) -> list[str]:
+def index_versions(dist: str) -> list[str]:
     proc = subprocess.run(
         [sys.executable, "-m", "pip", "index", "versions", dist, "--disable-pip-version-check"],
         capture_output=True,

@@ -13,6 +13,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from pathlib import Path
 
+from isolation_harness.changes import Axis
 from isolation_harness.record import CellRecord
 from isolation_harness.report_html import RUNS, html_page
 from isolation_harness.report_layout import (
@@ -26,6 +27,7 @@ from isolation_harness.report_layout import (
     label_order,
     tables,
 )
+from isolation_harness.runfolder import RunFolder
 
 __all__ = [
     "COLOUR",
@@ -87,7 +89,7 @@ def cell_line(record: CellRecord, done: int, total: int) -> str:
 
 
 # -- Markdown --------------------------------------------------------------------------------------
-def markdown(records: Sequence[CellRecord]) -> str:
+def markdown(records: Sequence[CellRecord], axes: Sequence[Axis] = ()) -> str:
     """Per scenario: Python rows, a column per pip release and variant, one glyph per verdict; ❗ marks an
     unexpected verdict."""
     parts = ["# isolation-harness results", ""]
@@ -113,6 +115,18 @@ def markdown(records: Sequence[CellRecord]) -> str:
         parts += ["## Frontends compared", "", "Of the cells where pip's default isolation broke or leaked:", ""]
         parts += ["| scenario | frontend | held | of |", "|---|---|---|---|"]
         parts += [f"| {s} | {f} | {held} | {ran} |" for s, f, ran, held in compared]
+        parts.append("")
+    if axes:
+        parts += ["## Change points along the pip axis", ""]
+        parts += ["| axis | releases | measured | changes |", "|---|---|---|---|"]
+        for axis in axes:
+            changes = "; ".join(
+                f"{c.after} from **{c.first_changed}** ({c.last_same}: {c.before})" for c in axis.changes
+            )
+            span = f"{axis.releases[0]}..{axis.releases[-1]}"
+            parts.append(
+                f"| {axis.group} | {span} ({len(axis.releases)}) | {len(axis.measured)} | {changes or 'none'} |"
+            )
         parts.append("")
     return "\n".join(parts)
 
@@ -195,11 +209,12 @@ def _facts_text(rec: CellRecord) -> str:
 def write_reports(records: Sequence[CellRecord], run_dir: Path, out_dir: Path) -> dict[str, Path]:
     """Write report.md, junit.xml and report.html (each atomically) and return their paths."""
     out_dir.mkdir(parents=True, exist_ok=True)
+    axes = [Axis.from_json(a) for a in RunFolder(run_dir).changes()]
     written = {}
     for name, text in (
-        ("report.md", markdown(records)),
+        ("report.md", markdown(records, axes)),
         ("junit.xml", junit(records)),
-        ("report.html", html_page(records, run_dir)),
+        ("report.html", html_page(records, run_dir, axes=axes)),
     ):
         path = out_dir / name
         tmp = path.with_suffix(path.suffix + ".tmp")

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from isolation_harness.changes import Axis
 from isolation_harness.record import CellRecord, RunRecord
 from isolation_harness.report_layout import COLOUR, SHORT, Table, compare_frontends, tables
 
@@ -47,7 +48,9 @@ document.body.setAttribute('data-rendered', 'yes');
 """
 
 
-def html_page(records: Sequence[CellRecord], run_dir: Path, *, max_log: int = 200_000) -> str:
+def html_page(
+    records: Sequence[CellRecord], run_dir: Path, *, max_log: int = 200_000, axes: Sequence[Axis] = ()
+) -> str:
     """A self-contained page: the coloured matrix, then each cell's facts, logs, versions and repro command."""
     esc = html.escape
     out = ["<!doctype html><html lang='en'><head><meta charset='utf-8'>", "<title>isolation-harness results</title>"]
@@ -65,11 +68,38 @@ def html_page(records: Sequence[CellRecord], run_dir: Path, *, max_log: int = 20
             f"<tr><td>{esc(s)}</td><td>{esc(f)}</td><td>{held}</td><td>{ran}</td></tr>" for s, f, ran, held in compared
         )
         out.append("</table>")
+    if axes:
+        out.extend(_axes(axes))
     out.append("<h2>Cells</h2>")
     for rec in sorted(records, key=lambda r: r.cell):
         out.append(_cell_details(rec, run_dir, max_log))
     out.append(f"<script>{_SCRIPT}</script></body></html>")
     return "\n".join(out)
+
+
+def _axes(axes: Sequence[Axis]) -> list[str]:
+    """Each pip axis as a strip, one box per release: measured ones filled with their verdict, the
+    releases between two equal verdicts faded (assumed), each change's first release named."""
+    esc = html.escape
+    out = ["<h2>Change points along the pip axis</h2>"]
+    for axis in axes:
+        out.append(f"<h3>{esc(axis.group)}: {len(axis.measured)} of {len(axis.releases)} releases measured</h3>")
+        boxes, current = [], ""
+        for release in axis.releases:
+            verdict = axis.measured.get(release)
+            current = verdict or current
+            faded = "" if verdict else " style='opacity:.35'"
+            boxes.append(
+                f"<span class='verdict-{esc(current)}' title='pip {esc(release)}: {esc(current)}"
+                f"{'' if verdict else ' (assumed)'}'{faded}>&nbsp;</span>"
+            )
+        out.append("<p class='axis'>" + "".join(boxes) + "</p><ul>")
+        out += [
+            f"<li>{esc(c.after)} from pip <b>{esc(c.first_changed)}</b> ({esc(c.last_same)}: {esc(c.before)})</li>"
+            for c in axis.changes
+        ]
+        out.append("</ul>")
+    return out
 
 
 def _matrix(table: Table) -> list[str]:

@@ -3,6 +3,7 @@
     <out>/<run-id>/
         results.jsonl       one CellRecord per line, each appended whole and fsynced
         plan.json           the cells a run set out to do (resume completes it)
+        changes.json        run --changes: each pip axis, the releases measured on it, its changes
         scenarios/          the scenario files (and fixtures) the cells used: repro, replay, resume
         cells/<slug>/       each cell's driver output: driver.log, result.json, control/, experiment/
         merged.json         for a folder merged from shard runs
@@ -33,6 +34,7 @@ from isolation_harness.scenario import FIXTURES, Scenario, find_scenario, load_s
 
 RESULTS = "results.jsonl"
 PLAN = "plan.json"
+CHANGES = "changes.json"  # run --changes: the pip axes and their change points
 
 
 @dataclass(frozen=True)
@@ -126,6 +128,21 @@ class RunFolder:
         target = self.path / PLAN
         if not target.exists():
             _atomic_write(target, json.dumps(dataclasses.asdict(plan), indent=1))
+
+    def write_changes(self, axes: list[dict[str, Any]]) -> None:
+        """The change points of a ``run --changes``: each axis, what was measured on it, the changes."""
+        _atomic_write(self.path / CHANGES, json.dumps({"axes": axes}, indent=1))
+
+    def changes(self) -> list[dict[str, Any]]:
+        """The axes of a ``run --changes`` (none for another run)."""
+        try:
+            data = json.loads((self.path / CHANGES).read_text())
+        except OSError:
+            return []
+        except ValueError:
+            raise InputError(f"{self.path / CHANGES}: not readable JSON; run the change points again") from None
+        axes = data.get("axes") if isinstance(data, dict) else None
+        return axes if isinstance(axes, list) else []
 
     def plan(self) -> Plan:
         try:

@@ -197,6 +197,23 @@ def _look_up(
     return _Looked(keys, {c: e for c, e in hits.items() if c not in chosen}, {c: hits[c] for c in chosen})
 
 
+def cached(request: RunRequest, cells: Sequence[Planned]) -> set[str]:
+    """The ids of the applicable cells the request's cache already has (nothing is run or written)."""
+    if request.cache is None or request.fresh:
+        return set()
+    resolver = InputResolver(request.wheelhouse)
+    folder = RunFolder(request.out / "_lookup")  # never created: only names cell folders for the key
+    found = set()
+    for cell, scenario in cells:
+        if cell.not_applicable is None:
+            key = cache_key(
+                _cell_run(cell, scenario, resolver.for_cell(cell, scenario), folder, request), request.engine
+            )
+            if key is not None and request.cache.get(key) is not None:
+                found.add(cell.id)
+    return found
+
+
 def recheck_sample(cells: Sequence[str], percent: float, seed: str) -> set[str]:
     """``percent`` of ``cells`` (at least one when any), spread by a hash of the run: each week's run
     rechecks other cells."""

@@ -9,6 +9,7 @@ from pathlib import Path
 from isolation_harness import frontends
 from isolation_harness.commands import common
 from isolation_harness.errors import InputError
+from isolation_harness.record import CellRecord
 from isolation_harness.report import verdict_table
 from isolation_harness.runfolder import RunFolder
 from isolation_harness.runner import RunRequest, summary_counts
@@ -54,6 +55,12 @@ def add(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="overlay this pyproject-hooks (release, wheel or folder) onto each --pip's vendored copy",
     )
     run.add_argument(
+        "--changes",
+        action="store_true",
+        help="over every pip release from 19.0 (not only the matrix's): measure the ends (and reuse every cached "
+        "release), then halve each gap whose verdicts differ; prints the exact first release of every change",
+    )
+    run.add_argument(
         "--recheck",
         type=float,
         default=0.0,
@@ -77,6 +84,8 @@ def main(args: argparse.Namespace) -> int:
     if args.recheck and cache is None:
         raise InputError("--recheck compares with the cache: leave out --no-cache")
     request = dataclasses.replace(request, cache=cache, fresh=args.fresh, recheck=args.recheck)
+    if args.changes:
+        return _changes(args, request)
     result = common.run_with_progress(request)
     print(verdict_table(result.records))
     print(f"\n{summary_counts(result.records)}; records in {result.folder.results}")
@@ -84,6 +93,36 @@ def main(args: argparse.Namespace) -> int:
     if line:
         print(line)
     return 0 if result.all_matched else 1
+
+
+def _changes(args: argparse.Namespace, request: RunRequest) -> int:
+    from isolation_harness.bisect import index_versions
+    from isolation_harness.changes import pip_axis, run_changes
+
+    if args.pip or args.resume is not None or args.repeat != 1:
+        raise InputError("--changes chooses the pips itself: leave out --pip, --resume and --repeat")
+    releases = pip_axis(index_versions("pip"))
+    common.log(f"change points over {len(releases)} pip releases, {releases[0]} to {releases[-1]}")
+    result = run_changes(dataclasses.replace(request, on_record=_progress_line), releases)
+    print(verdict_table(result.records))
+    print()
+    for axis in result.axes:
+        print(axis.line())
+        for change in axis.changes:
+            print(f"  first {change.after} at pip {change.first_changed} ({change.last_same}: {change.before})")
+    whole = sum(len(a.releases) for a in result.axes)
+    share = 100 * len(result.records) / whole if whole else 0.0
+    cells = f"{len(result.records)} cells of the {whole} on the whole axes ({share:.1f}%)"
+    print(f"\n{summary_counts(result.records)}; {cells}")
+    print(f"records in {result.folder.results}; axes in {result.folder.path / 'changes.json'}")
+    line = common.cache_line(result.records)
+    if line:
+        print(line)
+    return 0 if all(r.match for r in result.records) else 1
+
+
+def _progress_line(record: CellRecord, done: int, total: int) -> None:
+    common.eprint(f"  {record.cell}: {record.verdict}{'' if record.match else ' (unexpected)'} {record.duration:.1f}s")
 
 
 def _new(args: argparse.Namespace) -> RunRequest:
