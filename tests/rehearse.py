@@ -1070,6 +1070,54 @@ class Rehearsal:
         return 0, {"download-path": str(dest)}
 
 
+def _cache_paths(state: JobState, with_: dict[str, str]) -> list[Path]:
+    lines = [line.strip() for line in with_.get("path", "").splitlines() if line.strip()]
+    if not lines:
+        raise RehearsalError("actions/cache stand-in: give path")
+    return [state.work / Path(line).expanduser() for line in lines]
+
+
+def cache_restore(
+    self: Rehearsal, run: WorkflowRun, state: JobState, with_: dict[str, str], log: Path
+) -> tuple[int, dict[str, str]]:
+    """actions/cache/restore: the entry of ``key``, else the newest whose key starts with a
+    ``restore-keys`` prefix (GitHub's order: exact, then prefixes in the order given, newest first)."""
+    store = self.tmp / "_actions_cache"
+    key = with_.get("key", "")
+    saved = sorted(store.glob("*"), key=lambda p: p.stat().st_mtime, reverse=True) if store.is_dir() else []
+    found = next((p for p in saved if p.name == key), None)
+    for prefix in [line.strip() for line in with_.get("restore-keys", "").splitlines() if line.strip()]:
+        found = found or next((p for p in saved if p.name.startswith(prefix)), None)
+    if found is None:
+        log.write_text(f"Cache not found for input keys: {key}\n")
+        return 0, {"cache-hit": "false"}
+    for n, path in enumerate(_cache_paths(state, with_)):
+        if (found / str(n)).exists():
+            shutil.copytree(found / str(n), path, dirs_exist_ok=True, symlinks=True)
+    log.write_text(f"Cache restored from key: {found.name}\n")
+    return 0, {"cache-hit": str(found.name == key).lower(), "cache-matched-key": found.name}
+
+
+def cache_save(
+    self: Rehearsal, run: WorkflowRun, state: JobState, with_: dict[str, str], log: Path
+) -> tuple[int, dict[str, str]]:
+    """actions/cache/save: keys are immutable (saving an existing one is a warning, not a failure)."""
+    entry = self.tmp / "_actions_cache" / with_.get("key", "")
+    if entry.exists():
+        log.write_text(
+            f"Failed to save: Unable to reserve cache with key {entry.name}, another job may be creating this cache.\n"
+        )
+        return 0, {}
+    staging = entry.with_name(entry.name + ".saving")
+    for n, path in enumerate(_cache_paths(state, with_)):
+        if path.exists():
+            shutil.copytree(path, staging / str(n), symlinks=True)
+    staging.mkdir(parents=True, exist_ok=True)
+    staging.rename(entry)
+    log.write_text(f"Cache saved with key: {entry.name}\n")
+    return 0, {}
+
+
 Standin = Callable[[Rehearsal, WorkflowRun, JobState, dict[str, str], Path], tuple[int, dict[str, str]]]
 # Action name (the pinned sha ignored) -> the `with:` keys the stand-in serves, and the stand-in.
 STANDINS: dict[str, tuple[set[str], Standin]] = {
@@ -1080,6 +1128,8 @@ STANDINS: dict[str, tuple[set[str], Standin]] = {
         Rehearsal.upload,
     ),
     "actions/download-artifact": ({"name", "pattern", "path", "merge-multiple"}, Rehearsal.download),
+    "actions/cache/restore": ({"path", "key", "restore-keys"}, cache_restore),
+    "actions/cache/save": ({"path", "key"}, cache_save),
 }
 
 
@@ -1322,6 +1372,7 @@ class Plan:
         )
         merged = jobs["merge"].folders[0] / "work" / "merged"
         self.sharded_equals_whole(merged)
+        self.cache_between_runs(merged)
 
         # The merge job again, with the shard artifacts of run 1 (the other jobs are not run again).
         shard_store = r.tmp / "shard-artifacts"
@@ -1361,6 +1412,26 @@ class Plan:
             "merge job against an equal baseline: no gh issue call, merge succeeds",
             not gh_calls(r.gh_state, "issue") and again["merge"].result == "success",
             f"calls: {gh_state(r.gh_state)['calls']}",
+        )
+
+    def cache_between_runs(self, first: Path) -> None:
+        """The same dispatch again: its jobs restore the cache the first run's merge job saved, so each
+        cell is reused (its record names the first run) or, the recheck's share, run again and agreeing."""
+        _, jobs = self._run("regression-5", "regression", "workflow_dispatch", inputs=DISPATCH_INPUTS)
+        if not self.check(
+            "regression.yml again: every job succeeds", all(j.result == "success" for j in jobs.values()), str(jobs)
+        ):
+            return
+        before = {c: r for c, r in read_records(first).items() if not r.get("not_applicable")}
+        after = read_records(jobs["merge"].folders[0] / "work" / "merged")
+        reused = [c for c in before if after[c].get("cached_from") == before[c]["run_id"]]
+        rechecked = [c for c in before if (after[c].get("rechecked") or {}).get("run_id") == before[c]["run_id"]]
+        same = all(after[c]["verdict"] == before[c]["verdict"] for c in before)
+        self.check(
+            "the second run restores the first's cache: every cell reused or rechecked (one a shard at least), "
+            "verdicts equal",
+            bool(before) and len(reused) + len(rechecked) == len(before) and len(rechecked) >= 2 and same,
+            f"{len(before)} cells: {len(reused)} reused, {len(rechecked)} rechecked",
         )
 
     def sharded_equals_whole(self, merged: Path) -> None:

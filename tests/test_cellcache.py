@@ -279,3 +279,18 @@ def test_entries_written_whole_and_read_back(tmp_path: Path) -> None:
     assert cache.durations() == {"s/py3.11/pip25.0/pip": 8.0}
     assert not list((tmp_path / "cache").rglob(".*"))  # no staging folder left
     assert cache.get("cd" * 32) is None
+
+
+@pytest.mark.usefixtures("fake_inputs")
+def test_a_finished_run_fills_another_cache(metapath: Scenario, tmp_path: Path) -> None:
+    """The scheduled workflow's merge job keeps the merged run's cells for next week's shards."""
+    engine = FakeEngine(broken={"24.0"})
+    first = _run(engine, metapath, tmp_path)
+    other = CellCache(tmp_path / "other")
+    assert cellcache.import_run(other, first.folder) == (4, 0)
+    assert {e.key for e in other.entries()} == {r.cache_key for r in first.records}
+    engine.ran.clear()
+    again = _run(engine, metapath, tmp_path / "next-week", cache=other)
+    assert engine.ran == []
+    assert {r.cached_from for r in again.records} == {first.folder.run_id}
+    assert _verdicts(again) == _verdicts(first)

@@ -22,8 +22,6 @@ from isolation_harness.runfolder import RunFolder
 from isolation_harness.scenario import Scenario
 from isolation_harness.verdict import Decision, Verdict, decide
 
-# The verdicts a cache keeps: decided by the runs, not by a fault, a time limit or disagreeing repeats.
-CACHED_VERDICTS = frozenset(v.value for v in (Verdict.UNSUPPORTED, Verdict.BROKE, Verdict.LEAKED, Verdict.HELD))
 # Time for making the venv, unpacking pip and the contamination, on top of the two runs' limits.
 SETUP_ALLOWANCE = 180.0
 RUNS = ("control", "experiment")
@@ -100,7 +98,7 @@ def run_cell(
         record = _rechecked(record, checked_against)
     if cache is not None and key is not None and record.rechecked and record.verdict == Verdict.FLAKY.value:
         cache.drop(key)
-    elif cache is not None and key is not None and record.verdict in CACHED_VERDICTS:
+    elif cache is not None and key is not None and record.verdict in cellcache.DECIDED:
         entry = cellcache.Entry(
             key, run.folder.run_id, run.cell.id, outcome.timed_out, outcome.fault, outcome.info,
             run.python_exact, *times, record.verdict,

@@ -31,6 +31,7 @@ from typing import Any
 from isolation_harness.engines.base import EngineInfo
 from isolation_harness.errors import InputError
 from isolation_harness.probe import DRIVER
+from isolation_harness.runfolder import RunFolder
 from isolation_harness.spec import DriverSpec
 from isolation_harness.wheelstore import Artifact
 
@@ -38,6 +39,8 @@ CACHE_FORMAT = 1
 ENTRY = "entry.json"
 OUT = "out"
 ENV = "ISOLATION_HARNESS_CACHE"
+# The verdicts a cache keeps: decided by the runs, not by a fault, a time limit or disagreeing repeats.
+DECIDED = frozenset(("unsupported", "broke", "leaked", "held"))
 # The index a cell serves makes its TLS files and password anew each time (packageindex.cell_index):
 # the key holds what the scenario asked for (tls, auth, env), not those secrets.
 _FRESH_EACH_CELL = ("ca", "cert", "key", "password")
@@ -176,3 +179,22 @@ def copy_out(entry: Entry, out_dir: Path) -> None:
     if out_dir.exists():
         shutil.rmtree(out_dir)
     shutil.copytree(entry.out, out_dir, symlinks=True)
+
+
+def import_run(cache: CellCache, folder: RunFolder) -> tuple[int, int]:
+    """Keep a run folder's decided cells (a merged run of shards): the scheduled workflow fills the
+    cache it saves between weeks this way. Returns (kept, skipped)."""
+    kept = skipped = 0
+    for record in folder.records():
+        out = folder.cell_dir(record.cell.replace("/", "__"))
+        if not record.cache_key or record.verdict not in DECIDED or record.python_exact is None or not out.is_dir():
+            skipped += 1
+            continue
+        entry = Entry(
+            record.cache_key, record.cached_from or record.run_id, record.cell, False, None, record.engine,
+            record.python_exact, record.started, record.finished, record.duration, record.verdict,
+        )  # fmt: skip
+        if cache.get(entry.key) is None:
+            cache.put(entry, out)
+        kept += 1
+    return kept, skipped

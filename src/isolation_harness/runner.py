@@ -47,6 +47,7 @@ class RunRequest:
     sources: str = ""  # where the scenarios and the matrix came from (./, bundled or given)
     run_id: str | None = None  # default: a new id; an existing folder's id completes that run (resume)
     only: frozenset[str] | None = None  # just these cell ids (resume: the plan's)
+    units: frozenset[tuple[str, str]] | None = None  # just these (scenario, Python) pairs (a balanced shard)
     applicable_only: bool = False  # leave the not-applicable cells out (no record for them)
     cells: tuple[Planned, ...] | None = None  # replay: these cells, not planned from the matrix
     on_record: OnRecord | None = None
@@ -104,6 +105,8 @@ def plan_cells(request: RunRequest) -> list[Planned]:
         cells += [(_on_engine(cell, scenario, disposable), scenario) for cell in planned]
     if request.only is not None:
         cells = [(c, s) for c, s in cells if c.id in request.only]
+    if request.units is not None:
+        cells = [(c, s) for c, s in cells if (c.scenario, c.python) in request.units]
     if request.applicable_only:
         cells = [(c, s) for c, s in cells if c.not_applicable is None]
     return cells

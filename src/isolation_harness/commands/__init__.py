@@ -9,6 +9,7 @@ from __future__ import annotations
 from isolation_harness.commands import (
     bench,
     bisect,
+    cache,
     catalogue,
     compare,
     diagnose,
@@ -38,6 +39,7 @@ COMMANDS = (
     validate,
     shards,
     merge,
+    cache,
     diagnose,
     bench,
     replay,

@@ -22,6 +22,13 @@ def add(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     run = sub.add_parser(NAME, help="replay scenarios over the matrix and record a verdict per cell")
     run.add_argument("--scenario", action="append", default=[], metavar="NAME", help="scenario name (repeatable)")
     run.add_argument("--all", action="store_true", help="every scenario of the catalogue")
+    run.add_argument(
+        "--unit",
+        action="append",
+        default=[],
+        metavar="SCENARIO@X.Y",
+        help="a scenario on one Python (repeatable; a balanced shard of `shards --shards N` lists its units)",
+    )
     run.add_argument("--resume", type=Path, default=None, metavar="RUN_DIR", help="complete an interrupted run")
     run.add_argument("--repeat", type=int, default=1, metavar="N", help="run each cell N times; disagreeing is flaky")
     run.add_argument("--timeout", type=int, default=None, metavar="S", help="per-run time limit (overrides scenarios)")
@@ -125,7 +132,25 @@ def _progress_line(record: CellRecord, done: int, total: int) -> None:
     common.eprint(f"  {record.cell}: {record.verdict}{'' if record.match else ' (unexpected)'} {record.duration:.1f}s")
 
 
+def _units(args: argparse.Namespace) -> frozenset[tuple[str, str]] | None:
+    """--unit SCENARIO@X.Y, each a scenario on one Python; they name the scenarios and Pythons."""
+    if not args.unit:
+        return None
+    if args.scenario or args.all or args.python:
+        raise InputError("--unit names the scenarios and Pythons: leave out --scenario, --all and --python")
+    pairs = []
+    for value in args.unit:
+        scenario, sep, python = value.rpartition("@")
+        if not sep or not scenario or not python:
+            raise InputError(f"--unit {value}: expected SCENARIO@X.Y, such as metapath@3.11")
+        pairs.append((scenario, python))
+    args.scenario = list(dict.fromkeys(s for s, _ in pairs))
+    args.python = list(dict.fromkeys(p for _, p in pairs))
+    return frozenset(pairs)
+
+
 def _new(args: argparse.Namespace) -> RunRequest:
+    units = _units(args)
     if bool(args.scenario) == args.all:
         which = "--scenario or --all, not both" if args.all else "--scenario NAME, --all (every scenario)"
         raise InputError(f"run needs {which} (or --resume RUN_DIR)")
@@ -148,6 +173,7 @@ def _new(args: argparse.Namespace) -> RunRequest:
         repeat=args.repeat,
         timeout=args.timeout,
         sources=inputs.line,
+        units=units,
     )
 
 
