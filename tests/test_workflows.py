@@ -74,7 +74,9 @@ def test_actions_are_pinned_and_permissions_minimal() -> None:
         text = workflow.read_text()
         assert "\npermissions: {}\n" in text, workflow.name
         for use in re.findall(r"uses:\s*(\S+)", text):
-            assert re.fullmatch(r"[\w.-]+/[\w.-]+(/[\w.-]+)*@[0-9a-f]{40}", use), f"{workflow.name}: {use} is not pinned"
+            assert re.fullmatch(r"[\w.-]+/[\w.-]+(/[\w.-]+)*@[0-9a-f]{40}", use), (
+                f"{workflow.name}: {use} is not pinned"
+            )
         assert "persist-credentials: false" in text
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from isolation_harness import frontends
+from isolation_harness.errors import InputError
 from isolation_harness.matrix import Cell
 from isolation_harness.probewheel import is_probe
 from isolation_harness.pyproject import build_requirements
@@ -41,13 +42,18 @@ def editable_pip(house: Wheelhouse, python: str) -> Path:
     for version in EDITABLE_PIPS:
         if house.requires_python(version).contains(python + ".0", prereleases=True):
             return house.pip_wheel(version)
-    return house.pip_wheel(EDITABLE_PIPS[-1])
+    # Never the oldest silently: a pip that cannot run there would fail every editable install.
+    raise InputError(
+        f"--python {python}: none of the pips that make editable installs ({', '.join(EDITABLE_PIPS)}) runs on it; "
+        "add one to inputs.EDITABLE_PIPS or leave out that Python"
+    )
 
 
 class InputResolver:
     def __init__(self, wheelhouse: Wheelhouse) -> None:
         self.wheelhouse = wheelhouse
         self._groups: dict[tuple[str, str, str, str | None], list[Path]] = {}
+        self._editable: dict[str, Path] = {}  # per Python: read the pips' Requires-Python once
         self._lock = threading.Lock()
 
     def for_cell(self, cell: Cell, scenario: Scenario) -> CellInputs:
@@ -61,7 +67,10 @@ class InputResolver:
             used = (pip, *(house.artifact(p) for p in self._resolved(cell, scenario)))
             hidden = tuple(house.hidden_from(cell.python, keep={a.file for a in used}))
             if any(isinstance(step, Editable) for step in scenario.contamination):
-                tool = editable_pip(house, cell.python)
+                with self._lock:
+                    if cell.python not in self._editable:
+                        self._editable[cell.python] = editable_pip(house, cell.python)
+                    tool = self._editable[cell.python]
                 used += (house.artifact(tool),) if tool != pip_wheel else ()
         return CellInputs(house.root, pip_wheel, pip, house.provenance(cell.pip) or "pypi", used, hidden, tool)
 

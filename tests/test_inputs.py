@@ -1,0 +1,35 @@
+"""The pip that makes a scenario's editable installs: the newest of inputs.EDITABLE_PIPS that runs on
+the cell's Python, or one line naming the list, never the oldest silently."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from packaging.specifiers import SpecifierSet
+
+from isolation_harness.errors import InputError
+from isolation_harness.inputs import EDITABLE_PIPS, editable_pip
+
+
+class House:
+    def __init__(self, requires: dict[str, str]) -> None:
+        self.requires = requires
+
+    def requires_python(self, version: str) -> SpecifierSet:
+        return SpecifierSet(self.requires[version])
+
+    def pip_wheel(self, version: str) -> Path:
+        return Path(f"pip-{version}-py3-none-any.whl")
+
+
+def test_the_newest_that_runs_there() -> None:
+    house = House({EDITABLE_PIPS[0]: ">=3.10", EDITABLE_PIPS[1]: ">=3.9", EDITABLE_PIPS[2]: ">=3.8"})
+    assert editable_pip(house, "3.12").name == f"pip-{EDITABLE_PIPS[0]}-py3-none-any.whl"  # type: ignore[arg-type]
+    assert editable_pip(house, "3.8").name == f"pip-{EDITABLE_PIPS[2]}-py3-none-any.whl"  # type: ignore[arg-type]
+
+
+def test_none_runs_there_is_one_line() -> None:
+    house = House(dict.fromkeys(EDITABLE_PIPS, ">=3.9"))
+    with pytest.raises(InputError, match=r"--python 3\.8: none of the pips that make editable installs"):
+        editable_pip(house, "3.8")  # type: ignore[arg-type]
