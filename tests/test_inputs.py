@@ -33,3 +33,33 @@ def test_none_runs_there_is_one_line() -> None:
     house = House(dict.fromkeys(EDITABLE_PIPS, ">=3.9"))
     with pytest.raises(InputError, match=r"--python 3\.8: none of the pips that make editable installs"):
         editable_pip(house, "3.8")  # type: ignore[arg-type]
+
+
+def test_a_pips_facts_are_read_from_its_wheel_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Planning asks them once per cell; the catalogue is tens of thousands of cells (issue 19)."""
+    from isolation_harness import wheelhouse as module
+    from isolation_harness.wheelhouse import Wheelhouse
+
+    house = Wheelhouse(tmp_path / "house")
+    wheel = tmp_path / "pip-25.0-py3-none-any.whl"
+    wheel.write_bytes(b"x")
+    reads: list[str] = []
+    monkeypatch.setattr(house, "pip_wheel", lambda version: wheel)
+
+    def requires(path: Path) -> SpecifierSet:
+        reads.append("rp")
+        return SpecifierSet(">=3.8")
+
+    def features(path: Path) -> frozenset[str]:
+        reads.append("f")
+        return frozenset({"x"})
+
+    monkeypatch.setattr(house._view, "requires_python", requires)
+    monkeypatch.setattr(module, "read_features", features)
+    for _ in range(3):
+        assert house.requires_python("25.0") == SpecifierSet(">=3.8")
+        assert house.pip_features("25.0") == frozenset({"x"})
+    assert reads == ["rp", "f"]
+    wheel.write_bytes(b"another file")  # the same label, another wheel: read again
+    house.requires_python("25.0")
+    assert reads == ["rp", "f", "rp"]

@@ -11,7 +11,7 @@ Python sees (wheelview.py), requirements resolved per Python (wheelresolve.py) a
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +42,10 @@ class Wheelhouse:
         self.root = self._store.root
         self._pips = PipReleases(self._store)
         self._view = WheelView(self._store.root, self._store.lock)
+        # Planning asks each pip's facts once per cell (the catalogue: tens of thousands of cells), and
+        # each answer reads the wheel's zip directory: 4.4 s a scenario before these were kept. Keyed
+        # on the file as it is (a candidate registered again under the same label is a new file).
+        self._facts: dict[tuple[str, str, int, int], Any] = {}
 
     # -- pip releases ---------------------------------------------------------------------------
     def pip_wheel(self, version: str) -> Path:
@@ -54,11 +58,21 @@ class Wheelhouse:
         return self._view.hidden_from(python, keep)
 
     def requires_python(self, version: str) -> SpecifierSet:
-        return self._view.requires_python(self.pip_wheel(version))
+        found: SpecifierSet = self._fact("requires-python", version, self._view.requires_python)
+        return found
 
     def pip_features(self, version: str) -> frozenset[str]:
         """The ``--use-feature`` values this pip accepts, read from its wheel (pip's modes)."""
-        return read_features(self.pip_wheel(version))
+        found: frozenset[str] = self._fact("features", version, read_features)
+        return found
+
+    def _fact(self, kind: str, version: str, read: Callable[[Path], Any]) -> Any:
+        wheel = self.pip_wheel(version)
+        stat = wheel.stat()
+        key = (kind, str(wheel), stat.st_mtime_ns, stat.st_size)
+        if key not in self._facts:
+            self._facts[key] = read(wheel)
+        return self._facts[key]
 
     # -- frontends' releases --------------------------------------------------------------------
     def release_requires_python(self, requirement: str) -> SpecifierSet:
