@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ROOT, require_engine
+from tests.conftest import ROOT, copy_repo_inputs, require_engine
 
 pytestmark = [pytest.mark.engine, pytest.mark.docker]
 ARGS = ["run", "--scenario", "metapath", "--engine", "docker", "--python", "3.11", "--frontend", "pip"]
@@ -88,3 +88,32 @@ def test_a_second_run_reuses_real_cells_and_a_recheck_agrees(tmp_path: Path) -> 
     stdout, other = _run(tmp_path, "other", "--timeout", "250")
     assert "cache:" not in stdout
     assert all("cached_from" not in r and r["cache_key"] != first[p]["cache_key"] for p, r in other.items())
+
+
+def test_a_pip_that_cannot_prepare_is_that_cells_error_not_the_runs(tmp_path: Path) -> None:
+    """pip 19.0 cannot install anything on Python 3.10+ (matrix.yaml now says so). With that rule taken
+    out, its cell runs without a prepared environment, fails in its own driver and is recorded
+    `error` with the reason; the run goes on (it once stopped at the first such pip, exit 2)."""
+    from isolation_harness.engines.docker import daemon_answers
+
+    require_engine("docker", daemon_answers())
+    copy_repo_inputs(tmp_path)
+    matrix = tmp_path / "matrix.yaml"
+    text = matrix.read_text()
+    rule = text.index('  - pip: "<19.2"')
+    matrix.write_text(text[:rule] + text[text.index("  - pip:", rule + 1) :])
+    args = [*ARGS[:-4], "--pip", "19.0", "--pip", "19.3.1", "--scenarios-dir", str(tmp_path / "scenarios")]
+    proc = subprocess.run(
+        [sys.executable, "-m", "isolation_harness", *args, "--matrix", str(matrix), "--out", str(tmp_path / "r")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 1, proc.stdout + proc.stderr[-3000:]  # a cell not as expected, not bad input
+    (folder,) = (tmp_path / "r").iterdir()
+    records = {json.loads(line)["pip"]["version"]: json.loads(line) for line in (folder / "results.jsonl").open()}
+    assert records["19.3.1"]["verdict"] == "unsupported"
+    assert records["19.0"]["verdict"] == "error"
+    log = (folder / records["19.0"]["driver_log"]).read_text()
+    assert "collections" in log or "Mapping" in log or "flit_core" in " ".join(records["19.0"]["reasons"]), log[-2000:]

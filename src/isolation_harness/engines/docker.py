@@ -92,6 +92,7 @@ class DockerEngine:
         self.images = ImageBuilder(self.client, recipe=recipe, log=log)
         self._active: dict[str, Any] = {}
         self._base_ids: dict[str, str] = {}
+        self._prepare_failed: set[str] = set()
         self._lock = threading.Lock()
         self._aborted = False
         version = self.client.version()
@@ -141,12 +142,16 @@ class DockerEngine:
             "pids": str(self.pids),
         }
 
-    def _prepared(self, base: Image, spec: DriverSpec, wheelhouse: Path) -> Image:
+    def _prepared(self, base: Image, spec: DriverSpec, wheelhouse: Path) -> Image | None:
         """The image of a prepared environment for this cell, made once (a committed container layer).
 
         Keyed by everything that goes into it, so a new pip wheel, interpreter, frontend, host
         requirement or driver makes a new one and nothing stale is reused. The leading installs are
         the spec's own count, the one the driver trusts when it lays them over the venv.
+
+        None when preparing fails (pip 19.0 cannot install anything on Python 3.11): the cell then
+        runs without one, its driver makes the same installs, and its record says why it failed. A
+        whole run once stopped here on the first such pip.
         """
         import docker.errors
 
@@ -167,6 +172,8 @@ class DockerEngine:
         with self._lock:
             lock = self._prepare_locks.setdefault(key, threading.Lock())
         with lock:
+            if key in self._prepare_failed:
+                return None
             try:
                 found = self.client.images.get(tag)
                 return dataclasses.replace(base, tag=tag, id=found.id)
@@ -184,8 +191,8 @@ class DockerEngine:
                 container.start()
                 code = int(container.wait(timeout=900).get("StatusCode", -1))
                 if code != 0:
-                    logs = container.logs().decode(errors="replace").strip().splitlines()
-                    raise EngineUnavailable(f"preparing the environment for {spec.pip_wheel} failed: {logs[-1:]}")
+                    self._prepare_failed.add(key)
+                    return None
                 committed = container.commit(repository=f"{prefix()}/env", tag=key)
             finally:
                 with contextlib.suppress(docker.errors.APIError):
@@ -239,9 +246,9 @@ class DockerEngine:
         image = self.images.get(job.python)
         info = self.info(image)
         paths = _paths()
-        if self.prepared:
-            image = self._prepared(image, job.spec, job.wheelhouse)
-            paths = _paths(prepared=PREPARED)
+        prepared = self._prepared(image, job.spec, job.wheelhouse) if self.prepared else None
+        if prepared is not None:
+            image, paths = prepared, _paths(prepared=PREPARED)
         spec = job.spec.to_json(paths)
         container = self._create(
             image,
