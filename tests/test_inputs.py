@@ -63,3 +63,31 @@ def test_a_pips_facts_are_read_from_its_wheel_once(tmp_path: Path, monkeypatch: 
     wheel.write_bytes(b"another file")  # the same label, another wheel: read again
     house.requires_python("25.0")
     assert reads == ["rp", "f", "rp"]
+
+
+def test_diagnose_offers_each_mode_by_the_planners_own_rule() -> None:
+    """What held instead (remedies): a mode the user's pip lacks is not run, for the reason the
+    planner gives a not-applicable cell (frontends.Mode), with the release that added it."""
+    from isolation_harness.errors import InputError
+    from isolation_harness.remedies import alternatives
+    from isolation_harness.userenv import UserEnv
+
+    class Features:
+        def pip_features(self, version: str) -> frozenset[str]:
+            if version == "25.0":
+                return frozenset({"fast-deps"})
+            raise InputError("not a release")
+
+    def env(pip: str) -> UserEnv:
+        return UserEnv("/usr/bin/python3", "3.11.9", pip, "/site", "/user", {}, {"build": True, "uv": False})
+
+    ways = {(f, m): why for f, m, why in alternatives(env("25.0"), Features(), ("pip", "default"))}  # type: ignore[arg-type]
+    assert ways[("pip", "venv-isolation")].startswith(
+        "pip 25.0 has no --use-feature=venv-isolation, first released in pip 26.2"
+    )
+    assert ("pip", "default") not in ways
+    assert ways[("build", "default")] == ""
+    assert ways[("uv", "default")] == "not installed there (pip install uv)"
+    # A pip that is not a release (a checkout): every mode is tried.
+    ways = {(f, m): why for f, m, why in alternatives(env("26.3.dev0"), Features(), ("pip", "default"))}  # type: ignore[arg-type]
+    assert ways[("pip", "venv-isolation")] == ""

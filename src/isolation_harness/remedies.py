@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from packaging.version import Version
+
 from isolation_harness import frontends
 from isolation_harness.errors import InputError
 from isolation_harness.evidence import RunFacts
@@ -26,8 +28,9 @@ def alternatives(env: UserEnv, wheelhouse: Wheelhouse, tried: tuple[str, str]) -
     for mode in frontends.MODE_NAMES:
         if ("pip", mode) == tried:
             continue
-        missing = [f for f in frontends.MODES[mode].features if features is not None and f not in features]
-        ways.append(("pip", mode, f"pip {env.pip} has no --use-feature={missing[0]}" if missing else ""))
+        # The planner's own rule (frontends.Mode), the pip's --use-feature list read from its wheel.
+        why = frontends.MODES[mode].not_applicable(Version(env.pip), features) if features is not None else None
+        ways.append(("pip", mode, why or ""))
     for name in frontends.names(diagnose=True):
         if name == "pip" or (name, frontends.DEFAULT_MODE) == tried:
             continue
