@@ -87,3 +87,9 @@ def test_bad_units_are_one_line_exit_2(args: list[str], message: str, capsys: py
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1
     assert message in err[0]
+
+
+def test_resume_refuses_a_narrowing_it_would_ignore(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "--resume", str(tmp_path), "--all", "--python", "3.11", "--engine", "local"]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert "--resume completes the run's own plan: leave out --all, --python" in line

@@ -179,6 +179,14 @@ def _new(args: argparse.Namespace) -> RunRequest:
 
 def _resumed(args: argparse.Namespace) -> RunRequest:
     """The run's own plan and scenario copies; the matrix file of today (its known failures)."""
+    given = [
+        f"--{name.replace('_', '-')}"
+        for name in ("scenario", "all", "unit", "python", "pip", "frontend", "mode")
+        if getattr(args, name)
+    ]
+    if given:
+        # The run's own plan is completed: a narrowing given here would be silently ignored.
+        raise InputError(f"--resume completes the run's own plan: leave out {', '.join(given)}")
     folder = RunFolder(args.resume)
     plan = folder.plan()
     inputs = common.Inputs.of(args)
