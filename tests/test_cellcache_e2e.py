@@ -112,7 +112,8 @@ def test_a_pip_that_cannot_prepare_is_that_cells_error_not_the_runs(tmp_path: Pa
     )
     assert proc.returncode == 1, proc.stdout + proc.stderr[-3000:]  # a cell not as expected, not bad input
     (folder,) = (tmp_path / "r").iterdir()
-    records = {json.loads(line)["pip"]["version"]: json.loads(line) for line in (folder / "results.jsonl").open()}
+    lines = (folder / "results.jsonl").read_text().splitlines()
+    records = {json.loads(line)["pip"]["version"]: json.loads(line) for line in lines}
     assert records["19.3.1"]["verdict"] == "unsupported"
     assert records["19.0"]["verdict"] == "error"
     log = (folder / records["19.0"]["driver_log"]).read_text()
