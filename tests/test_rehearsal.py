@@ -252,6 +252,6 @@ def test_a_misspelled_subcommand_fails_the_rehearsal(tmp_path: Path) -> None:
     code = rehearse.main([*args, "--transcript", str(transcript)])
     out = transcript.read_text()
     assert code == 1, out
-    assert re.search(r"regression-1 / plan .* / 4 .*: exit 3", out), out
+    assert re.search(r"regression-1 / plan .* / 5 .*: exit 3", out), out
     assert "regression-1 / shard: not run (stopped after a failure)" in out
     assert "FAIL  regression.yml on workflow_dispatch: every job succeeds" in out
