@@ -18,6 +18,7 @@ pip. Entries are written whole (a folder renamed into place), so a crash leaves 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import os
@@ -54,8 +55,9 @@ def default_location() -> Path:
     return (Path(base) if base else Path.home() / ".cache") / "isolation-harness" / "cells"
 
 
+@functools.cache
 def driver_digest() -> str:
-    """sha256 of the driver and probe sources that go into every cell."""
+    """sha256 of the driver and probe sources that go into every cell (read once: every key needs it)."""
     digest = hashlib.sha256()
     for path in sorted(DRIVER.parent.glob("*.py")):
         digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
@@ -186,7 +188,8 @@ def import_run(cache: CellCache, folder: RunFolder) -> tuple[int, int]:
     cache it saves between weeks this way. Returns (kept, skipped)."""
     kept = skipped = 0
     for record in folder.records():
-        out = folder.cell_dir(record.cell.replace("/", "__"))
+        # The cell's folder as the record names it (an older record's cell id may have been renamed).
+        out = folder.path / Path(record.ran.driver_log).parent if record.ran else folder.path / "-"
         if not record.cache_key or record.verdict not in DECIDED or record.python_exact is None or not out.is_dir():
             skipped += 1
             continue

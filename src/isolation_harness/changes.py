@@ -6,10 +6,10 @@ Per (scenario, Python, frontend, mode) the axis is every final pip release the c
 seeds are its two ends and every release of it the result cache has (free: the weekly run measures
 the matrix's pips, an earlier change-point run its probes); then, round by round, every gap between
 neighbouring measured releases whose verdicts differ is halved, until each such pair is adjacent on
-the axis. Releases between two measured ones
-with the same verdict are assumed to share it: a change that reverts between two seeds is not seen
-(pip #13186 was a one-release regression, 25.0 only: cached seeds, the matrix's pips, narrow that).
-Cold, two changes among 75 releases take about 13 cells: log2 of the ways to place them is 11.4.
+the axis. Releases between two measured ones with the same verdict are assumed to share it: a change
+that reverts between two seeds is not seen (pip #13186 was a one-release regression, 25.0 only:
+cached seeds, the matrix's pips, narrow that). Cold, two changes among 75 releases take about 13
+cells: log2 of the ways to place them is 11.4.
 """
 
 from __future__ import annotations

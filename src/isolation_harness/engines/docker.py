@@ -91,7 +91,7 @@ class DockerEngine:
         self.pids = pids
         self.images = ImageBuilder(self.client, recipe=recipe, log=log)
         self._active: dict[str, Any] = {}
-        self._base_ids: dict[str, str] = {}
+        self._identities: dict[str, dict[str, str]] = {}
         self._prepare_failed: set[str] = set()
         self._lock = threading.Lock()
         self._aborted = False
@@ -123,24 +123,24 @@ class DockerEngine:
         from isolation_harness.images import recipe_hash
 
         image = self.images.get(python)
-        with self._lock:
-            if image.base not in self._base_ids:
+        with self._lock:  # asked for every cell: worked out once per image
+            if image.id not in self._identities:
                 try:
-                    self._base_ids[image.base] = str(self.client.images.get(image.base).id)
-                except docker.errors.ImageNotFound:  # the base removed since the build: the image itself stands for it
-                    self._base_ids[image.base] = image.id
-            base_id = self._base_ids[image.base]
-        return {
-            "engine": self.name,
-            "recipe": image.recipe,
-            "recipe_sha256": recipe_hash(image.recipe),
-            "base": image.base,
-            "base_id": base_id,
-            "python": image.version,
-            "base_packages": image.base_packages,
-            "memory": self.memory,
-            "pids": str(self.pids),
-        }
+                    base_id = str(self.client.images.get(image.base).id)
+                except docker.errors.ImageNotFound:  # the base removed since the build: the image stands for it
+                    base_id = image.id
+                self._identities[image.id] = {
+                    "engine": self.name,
+                    "recipe": image.recipe,
+                    "recipe_sha256": recipe_hash(image.recipe),
+                    "base": image.base,
+                    "base_id": base_id,
+                    "python": image.version,
+                    "base_packages": image.base_packages,
+                    "memory": self.memory,
+                    "pids": str(self.pids),
+                }
+            return dict(self._identities[image.id])
 
     def _prepared(self, base: Image, spec: DriverSpec, wheelhouse: Path) -> Image | None:
         """The image of a prepared environment for this cell, made once (a committed container layer).
