@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from packaging.version import Version
 
-from isolation_harness.changes import Axis, Probe, gaps, pip_axis, search
+from isolation_harness.changes import Axis, Probe, claimed, gaps, pip_axis, search
 
 # Final pip releases from 19.2 to 26.3 (metapath's axis on Python 3.11 starts at 19.2; 20.0 was yanked).
 RELEASES = pip_axis(
@@ -134,6 +134,36 @@ def test_metapath_changes_found_exactly_and_measured_on_both_sides() -> None:
     assert axis.line().startswith(f"{G}: 19.2..19.3.1 unsupported | 20.0.1..24.3.1 broke | 25.0..26.3 leaked")
 
 
+def test_the_expected_changes_seeded_are_confirmed_by_six_cells() -> None:
+    """metapath's expect: (<20 unsupported, >=20,<25 broke, >=25 leaked) claims both changes: its two
+    seeds each, and the ends, are all the cells; nothing is halved."""
+    seeds = claimed(RELEASES, {r: metapath(r) for r in RELEASES})
+    assert seeds == ["19.3.1", "20.0.1", "24.3.1", "25.0"]
+    log: list[list[Probe]] = []
+    (axis,) = search({G: RELEASES}, {G: seeds}, _measure({r: metapath(r) for r in RELEASES}, log))
+    assert [(c.last_same, c.first_changed) for c in axis.changes] == [("19.3.1", "20.0.1"), ("24.3.1", "25.0")]
+    assert (len(axis.measured), len(log)) == (6, 1)
+
+
+def test_a_wrong_claim_costs_cells_never_a_wrong_change_point() -> None:
+    """expect: puts the second change at 23.0 (it is at 25.0): the seeds 22.3.1/23.0 measure broke on
+    both sides, the gap 23.0..26.3 differs and is halved to the real change; the claim is refuted."""
+    claim = {r: "leaked" if Version(r) >= Version("23") else metapath(r) for r in RELEASES}
+    seeds = claimed(RELEASES, claim)
+    assert seeds == ["19.3.1", "20.0.1", "22.3.1", "23.0"]
+    (axis,) = search({G: RELEASES}, {G: seeds}, _measure({r: metapath(r) for r in RELEASES}, []))
+    axis = Axis(axis.group, axis.releases, axis.measured, claimed=tuple(seeds[1::2]))
+    assert [(c.last_same, c.first_changed) for c in axis.changes] == [("19.3.1", "20.0.1"), ("24.3.1", "25.0")]
+    assert [axis.said(c) for c in axis.changes] == [" (expected)", " (unexpected)"]
+    assert axis.refuted == ("23.0",)
+    assert 6 < len(axis.measured) <= 13
+
+
+def test_a_release_no_rule_covers_claims_nothing() -> None:
+    assert claimed(["1", "2", "3", "4"], {"1": "held", "2": "held", "4": "broke"}) == []
+    assert claimed(["1", "2", "3"], {"1": "held", "2": "broke", "3": "broke"}) == ["1", "2"]
+
+
 def test_equal_ends_measure_two_cells_and_seeds_reveal_a_reverted_change() -> None:
     """pip #13186: 25.0 only. Ends alone cannot see it; a seed inside the regression does."""
     truth = {r: "broke" if r == "25.0" else "held" for r in RELEASES}
@@ -166,11 +196,12 @@ def test_gaps(measured: dict[str, str], expected: list[str]) -> None:
 
 
 def test_axis_round_trips_through_json() -> None:
-    axis = Axis(G, tuple(RELEASES), {"19.2": "unsupported", "26.3": "leaked"})
+    axis = Axis(G, tuple(RELEASES), {"19.2": "unsupported", "26.3": "leaked"}, claimed=("20.0.1",))
     data = axis.to_json()
     assert data["changes"] == [
         {"last_same": "19.2", "first_changed": "26.3", "before": "unsupported", "after": "leaked"}
     ]
+    assert data["claimed"] == ["20.0.1"]
     assert Axis.from_json(data) == axis
 
 
@@ -178,15 +209,36 @@ def test_reports_draw_each_axis_with_its_change_points(tmp_path: Path) -> None:
     from isolation_harness.report import write_reports
     from isolation_harness.runfolder import RunFolder
 
-    axis = Axis(G, tuple(RELEASES), {r: metapath(r) for r in ("19.2", "19.3.1", "20.0.1", "24.3.1", "25.0", "26.3")})
+    measured = ("19.2", "19.3.1", "20.0.1", "21.3.1", "22.0", "24.3.1", "25.0", "26.3")
+    # expect: claims 20.0.1 (there) and 22.0 (not there); 25.0 is a change it does not claim.
+    axis = Axis(G, tuple(RELEASES), {r: metapath(r) for r in measured}, claimed=("20.0.1", "22.0"))
     RunFolder(tmp_path).write_changes([axis.to_json()])
     written = write_reports([], tmp_path, tmp_path)
     md = written["report.md"].read_text()
     assert (
-        f"| {G} | 19.2..26.3 ({len(RELEASES)}) | 6 | broke from **20.0.1** (19.3.1: unsupported); leaked from **25.0**"
-        in md
+        f"| {G} | 19.2..26.3 ({len(RELEASES)}) | 8 | broke from **20.0.1** (19.3.1: unsupported) (expected); "
+        "leaked from **25.0** (24.3.1: broke) (unexpected); no change at 22.0, where expect: puts one |" in md
     )
     page = written["report.html"].read_text()
     assert page.count("title='pip ") == len(RELEASES)  # a box per release
-    assert page.count("(assumed)") == len(RELEASES) - 6
-    assert "leaked from pip <b>25.0</b> (24.3.1: broke)" in page
+    assert page.count("(assumed)") == len(RELEASES) - 8
+    assert "leaked from pip <b>25.0</b> (24.3.1: broke) (unexpected)" in page
+    assert "no change at pip <b>22.0</b>, where expect: puts one" in page
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--from-ends"], "--from-ends is a way of --changes: add --changes"),
+        (["--changes", "--pip", "24.0"], "--changes chooses the pips itself: leave out --pip, --resume and --repeat"),
+        (["--recheck", "101"], "--recheck must be a percent between 0 and 100"),
+    ],
+)
+def test_bad_change_and_recheck_options_are_one_line_exit_2(
+    args: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from isolation_harness.cli import main
+
+    assert main(["run", "--scenario", "metapath", *args, "--engine", "local"]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert message in line

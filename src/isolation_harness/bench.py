@@ -200,34 +200,40 @@ def full_catalogue(chosen: Sequence[Scenario], metapath: Scenario, matrix: Matri
             f"{reused} cells from the cache, {len(checked)} rechecked for real: {differ} disagree"
         )
         print(lines[-1], flush=True)
-        lines.append(change_points(metapath, matrix, house, out))
+        lines += change_points(metapath, matrix, house, out)
     return lines
 
 
-def change_points(scenario: Scenario, matrix: Matrix, house: Wheelhouse, out: Path) -> str:
-    """run --changes on metapath, Python 3.11, pip's default mode, with an empty cache."""
+def change_points(scenario: Scenario, matrix: Matrix, house: Wheelhouse, out: Path) -> list[str]:
+    """run --changes on metapath, Python 3.11, pip's default mode, each time with an empty cache: as
+    run (the ends and both sides of each change its expect: claims), then from the ends alone."""
     from isolation_harness.bisect import index_versions
     from isolation_harness.changes import pip_axis, run_changes
 
-    with tempfile.TemporaryDirectory(prefix="ih-bench-changes-") as cells:
-        request = RunRequest(
-            [scenario],
-            matrix,
-            DockerEngine(),
-            house,
-            out,
-            pythons=["3.11"],
-            frontends=["pip"],
-            modes=["default"],
-            cache=CellCache(Path(cells)),
+    lines = []
+    releases = pip_axis(index_versions("pip"))
+    for how, from_ends in (("seeded by its expect:", False), ("from the ends alone", True)):
+        with tempfile.TemporaryDirectory(prefix="ih-bench-changes-") as cells:
+            request = RunRequest(
+                [scenario],
+                matrix,
+                DockerEngine(),
+                house,
+                out,
+                pythons=["3.11"],
+                frontends=["pip"],
+                modes=["default"],
+                cache=CellCache(Path(cells)),
+            )
+            start = time.monotonic()
+            result = run_changes(request, releases, from_ends=from_ends)
+            wall = time.monotonic() - start
+        (axis,) = result.axes
+        found = ", ".join(f"{c.first_changed} ({c.after}){axis.said(c)}" for c in axis.changes)
+        share = 100 * len(axis.measured) / len(axis.releases)
+        lines.append(
+            f"change points, metapath/py3.11/pip, {how}: {len(axis.measured)} cells of the {len(axis.releases)} on "
+            f"the whole pip axis ({share:.1f}%), {wall:.1f} s; first releases of its changes: {found}"
         )
-        start = time.monotonic()
-        result = run_changes(request, pip_axis(index_versions("pip")))
-        wall = time.monotonic() - start
-    (axis,) = result.axes
-    found = ", ".join(f"{c.first_changed} ({c.after})" for c in axis.changes)
-    share = 100 * len(axis.measured) / len(axis.releases)
-    return (
-        f"change points, metapath/py3.11/pip: {len(axis.measured)} cells of the {len(axis.releases)} on the whole "
-        f"pip axis ({share:.1f}%), {wall:.1f} s; first releases of its changes: {found}"
-    )
+        print(lines[-1], flush=True)
+    return lines

@@ -3,13 +3,16 @@ verdict, over every pip release that can run a cell, measured on both sides, for
 cells of the whole axis.
 
 Per (scenario, Python, frontend, mode) the axis is every final pip release the cell can run with. The
-seeds are its two ends and every release of it the result cache has (free: the weekly run measures
-the matrix's pips, an earlier change-point run its probes); then, round by round, every gap between
-neighbouring measured releases whose verdicts differ is halved, until each such pair is adjacent on
-the axis. Releases between two measured ones with the same verdict are assumed to share it: a change
-that reverts between two seeds is not seen (pip #13186 was a one-release regression, 25.0 only:
-cached seeds, the matrix's pips, narrow that). Cold, two changes among 75 releases take about 13
-cells: log2 of the ways to place them is 11.4.
+seeds are its two ends, every release of it the result cache has (free: the weekly run measures the
+matrix's pips, an earlier change-point run its probes) and the two releases on each side of every
+change the scenario's ``expect:`` rules claim (the hypothesis, checked first); then, round by round,
+every gap between neighbouring measured releases whose verdicts differ is halved, until each such
+pair is adjacent on the axis. A claim that holds is confirmed by its two seeds alone; one that does
+not leaves differing gaps that the halving narrows to the real change, so a wrong ``expect:`` costs
+cells, never a wrong change point. Releases between two measured ones with the same verdict are
+assumed to share it: a change that reverts between two seeds is not seen (pip #13186 was a
+one-release regression, 25.0 only: seeds narrow that). From the ends alone (``--from-ends``), two
+changes among 75 releases take about 13 cells: log2 of the ways to place them is 11.4.
 """
 
 from __future__ import annotations
@@ -47,6 +50,18 @@ class Axis:
     group: Group
     releases: tuple[str, ...]  # the whole axis, oldest first
     measured: Mapping[str, str]  # release -> verdict, for the releases that were measured
+    claimed: tuple[str, ...] = ()  # the first releases of the changes the scenario's expect: claims
+
+    @property
+    def refuted(self) -> tuple[str, ...]:
+        """Claimed changes that are not there (both sides measured, one verdict)."""
+        return tuple(r for r in self.claimed if r not in {c.first_changed for c in self.changes})
+
+    def said(self, change: Change) -> str:
+        """Whether the scenario's expect: claims this change ('' when it claims none on this axis)."""
+        if not self.claimed:
+            return ""
+        return " (expected)" if change.first_changed in self.claimed else " (unexpected)"
 
     @property
     def changes(self) -> tuple[Change, ...]:
@@ -83,11 +98,12 @@ class Axis:
             "releases": list(self.releases),
             "measured": dict(self.measured),
             "changes": [c.__dict__ for c in self.changes],
+            "claimed": list(self.claimed),
         }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Axis:
-        return cls(str(data["group"]), tuple(data["releases"]), dict(data["measured"]))
+        return cls(str(data["group"]), tuple(data["releases"]), dict(data["measured"]), tuple(data.get("claimed", ())))
 
 
 def gaps(releases: Sequence[str], measured: Mapping[str, str]) -> list[str]:
@@ -97,6 +113,17 @@ def gaps(releases: Sequence[str], measured: Mapping[str, str]) -> list[str]:
         releases[(a + b) // 2]
         for a, b in itertools.pairwise(points)
         if b - a > 1 and measured[releases[a]] != measured[releases[b]]
+    ]
+
+
+def claimed(releases: Sequence[str], expected: Mapping[str, str]) -> list[str]:
+    """Both releases on each side of every change the expectations claim: neighbours on the axis
+    whose expected verdicts differ (a release no rule covers claims nothing)."""
+    return [
+        release
+        for a, b in itertools.pairwise(releases)
+        if a in expected and b in expected and expected[a] != expected[b]
+        for release in (a, b)
     ]
 
 
@@ -144,9 +171,10 @@ class ChangesResult:
     records: list[CellRecord]
 
 
-def run_changes(request: RunRequest, releases: Sequence[str]) -> ChangesResult:
+def run_changes(request: RunRequest, releases: Sequence[str], *, from_ends: bool = False) -> ChangesResult:
     """Plan every cell over the whole pip axis, then measure only the seeds and the halving probes,
-    round by round, into one run folder (``changes.json`` holds the axes)."""
+    round by round, into one run folder (``changes.json`` holds the axes). ``from_ends``: no seeds
+    from the scenario's expectations (the cached ones stay: they cost nothing)."""
     from isolation_harness import runner
 
     planned = runner.plan_cells(dataclasses.replace(request, pips=list(releases)))
@@ -163,6 +191,13 @@ def run_changes(request: RunRequest, releases: Sequence[str]) -> ChangesResult:
     # between two seeds could hide (the weekly run measures the matrix's pips). Cold, only the ends.
     have = runner.cached(request, list(by_probe.values()))
     seeds = {g: [pip for (group, pip), (c, _) in by_probe.items() if group == g and c.id in have] for g in axes}
+    claims: dict[Group, list[str]] = {g: [] for g in axes}
+    if not from_ends:
+        for group, pips in axes.items():
+            cells = {pip: by_probe[(group, pip)][0] for pip in pips}
+            expected = {pip: cell.expected.value for pip, cell in cells.items() if cell.expected is not None}
+            claims[group] = claimed(sorted(pips, key=Version), expected)
+            seeds[group] += claims[group]
     run_id = request.run_id or new_run_id(list(dict.fromkeys(s.name for s in request.scenarios)))
     records: dict[str, CellRecord] = {}
 
@@ -173,6 +208,7 @@ def run_changes(request: RunRequest, releases: Sequence[str]) -> ChangesResult:
         return {p: records[by_probe[p][0].id].verdict for p in probes}
 
     found = search({g: sorted(v, key=Version) for g, v in axes.items()}, seeds, measure)
+    found = [dataclasses.replace(axis, claimed=tuple(claims[axis.group][1::2])) for axis in found]
     folder = RunFolder(request.out / run_id)
     folder.write_changes([a.to_json() for a in found])
     return ChangesResult(folder, found, list(records.values()))

@@ -121,7 +121,11 @@ def markdown(records: Sequence[CellRecord], axes: Sequence[Axis] = ()) -> str:
         parts += ["| axis | releases | measured | changes |", "|---|---|---|---|"]
         for axis in axes:
             changes = "; ".join(
-                f"{c.after} from **{c.first_changed}** ({c.last_same}: {c.before})" for c in axis.changes
+                [
+                    f"{c.after} from **{c.first_changed}** ({c.last_same}: {c.before}){axis.said(c)}"
+                    for c in axis.changes
+                ]
+                + [f"no change at {r}, where expect: puts one" for r in axis.refuted]
             )
             span = f"{axis.releases[0]}..{axis.releases[-1]}"
             parts.append(

@@ -95,9 +95,11 @@ def _axes(axes: Sequence[Axis]) -> list[str]:
             )
         out.append("<p class='axis'>" + "".join(boxes) + "</p><ul>")
         out += [
-            f"<li>{esc(c.after)} from pip <b>{esc(c.first_changed)}</b> ({esc(c.last_same)}: {esc(c.before)})</li>"
+            f"<li>{esc(c.after)} from pip <b>{esc(c.first_changed)}</b> ({esc(c.last_same)}: {esc(c.before)})"
+            f"{esc(axis.said(c))}</li>"
             for c in axis.changes
         ]
+        out += [f"<li>no change at pip <b>{esc(r)}</b>, where expect: puts one</li>" for r in axis.refuted]
         out.append("</ul>")
     return out
 

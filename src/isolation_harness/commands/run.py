@@ -64,8 +64,15 @@ def add(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     run.add_argument(
         "--changes",
         action="store_true",
-        help="over every pip release from 19.0 (not only the matrix's): measure the ends (and reuse every cached "
-        "release), then halve each gap whose verdicts differ; prints the exact first release of every change",
+        help="over every pip release from 19.0 (not only the matrix's): measure the ends, both sides of every change "
+        "the scenario expects (and reuse every cached release), then halve each gap whose verdicts differ; prints "
+        "the exact first release of every change",
+    )
+    run.add_argument(
+        "--from-ends",
+        action="store_true",
+        help="with --changes: start from the axis's two ends (and the cached releases) only, not from the two "
+        "releases on each side of every change the scenario's expect: rules claim",
     )
     run.add_argument(
         "--recheck",
@@ -86,6 +93,10 @@ def main(args: argparse.Namespace) -> int:
         raise InputError("--timeout must be between 5 and 3600 seconds")
     if not 0 <= args.recheck <= 100:
         raise InputError("--recheck must be a percent between 0 and 100")
+    if args.from_ends and not args.changes:
+        raise InputError("--from-ends is a way of --changes: add --changes")
+    if args.changes and (args.pip or args.resume is not None or args.repeat != 1):
+        raise InputError("--changes chooses the pips itself: leave out --pip, --resume and --repeat")
     request = _resumed(args) if args.resume is not None else _new(args)
     cache = common.cache(args)
     if args.recheck and cache is None:
@@ -106,17 +117,20 @@ def _changes(args: argparse.Namespace, request: RunRequest) -> int:
     from isolation_harness.bisect import index_versions
     from isolation_harness.changes import pip_axis, run_changes
 
-    if args.pip or args.resume is not None or args.repeat != 1:
-        raise InputError("--changes chooses the pips itself: leave out --pip, --resume and --repeat")
     releases = pip_axis(index_versions("pip"))
     common.log(f"change points over {len(releases)} pip releases, {releases[0]} to {releases[-1]}")
-    result = run_changes(dataclasses.replace(request, on_record=_progress_line), releases)
+    result = run_changes(dataclasses.replace(request, on_record=_progress_line), releases, from_ends=args.from_ends)
     print(verdict_table(result.records))
     print()
     for axis in result.axes:
         print(axis.line())
         for change in axis.changes:
-            print(f"  first {change.after} at pip {change.first_changed} ({change.last_same}: {change.before})")
+            print(
+                f"  first {change.after} at pip {change.first_changed} ({change.last_same}: {change.before})"
+                + axis.said(change)
+            )
+        for release in axis.refuted:
+            print(f"  no change at pip {release}, where the scenario's expect: puts one")
     whole = sum(len(a.releases) for a in result.axes)
     share = 100 * len(result.records) / whole if whole else 0.0
     cells = f"{len(result.records)} cells of the {whole} on the whole axes ({share:.1f}%)"
