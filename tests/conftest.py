@@ -272,7 +272,14 @@ def cell_record(cell: str = "s/py3.11/pip24.0/pip", **changes: Any) -> CellRecor
     return dataclasses.replace(record, **changes)
 
 
-def run_cells(tmp_path: Path, scenario: str, python: str, *pips: str, modes: tuple[str, ...] = ("default",)) -> Path:
+def run_cells(
+    tmp_path: Path,
+    scenario: str,
+    python: str,
+    *pips: str,
+    modes: tuple[str, ...] = ("default",),
+    extra: tuple[str, ...] = (),
+) -> Path:
     """Run a scenario's pip cells on the docker engine from this checkout (every cell must come out as the
     scenario expects: exit 0) and return the run folder."""
     from isolation_harness.engines.docker import daemon_answers
@@ -282,6 +289,7 @@ def run_cells(tmp_path: Path, scenario: str, python: str, *pips: str, modes: tup
     args += ["--python", python, "--frontend", "pip", "--out", str(tmp_path)]
     args += [arg for mode in modes for arg in ("--mode", mode)]
     args += [arg for pip in pips for arg in ("--pip", pip)]
+    args += list(extra)
     proc = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr  # every cell as the scenario expects
     (folder,) = tmp_path.iterdir()

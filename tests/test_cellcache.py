@@ -115,6 +115,9 @@ class FakeEngine:
     def abort(self) -> None:
         pass
 
+    def pipeline(self, jobs: int) -> int:
+        return jobs
+
     def run_cell(self, job: CellJob) -> JobOutcome:
         pip = job.spec.pip_wheel.split("-")[1]
         with self._lock:

@@ -11,6 +11,7 @@ import json
 import shutil
 import subprocess
 import sys
+import time
 import venv
 from pathlib import Path
 from typing import Any
@@ -116,6 +117,8 @@ def result_of(spec: dict[str, Any]) -> dict[str, Any]:
     proc = run_driver(spec)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     result: dict[str, Any] = json.loads((Path(spec["out_dir"]) / "result.json").read_text())
+    # When the cell's turn began (epoch seconds): now, give or take the driver's own run.
+    assert abs(result.pop("began") - time.time()) < 60, result
     return result
 
 

@@ -45,6 +45,25 @@ def test_cells_see_the_wheels_an_index_would_offer_their_python(tmp_path: Path) 
     assert wheelhouse.hidden_from("3.10") == []
 
 
+def test_the_view_is_worked_out_once_per_state_of_the_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Planning asks for every cell; a wheel added (or removed) since is seen at once."""
+    from isolation_harness import wheelview
+
+    _wheel(tmp_path, "build", "1.6.1", ">= 3.10")
+    wheelhouse = Wheelhouse(tmp_path)
+    assert wheelhouse.hidden_from("3.8") == ["build-1.6.1-py3-none-any.whl"]
+    calls: list[str] = []
+    monkeypatch.setattr(wheelview.WheelView, "_wheel_requires_python", lambda self, p: calls.append(p.name))
+    assert wheelhouse.hidden_from("3.8") == ["build-1.6.1-py3-none-any.whl"]  # the answer kept
+    assert wheelhouse.hidden_from("3.8", keep={"pip-25.0-py3-none-any.whl"}) == ["build-1.6.1-py3-none-any.whl"]
+    assert calls == []
+    monkeypatch.undo()
+    _wheel(tmp_path, "zipp", "3.21.0", ">= 3.9")
+    assert wheelhouse.hidden_from("3.8") == ["build-1.6.1-py3-none-any.whl", "zipp-3.21.0-py3-none-any.whl"]
+    (tmp_path / "build-1.6.1-py3-none-any.whl").unlink()
+    assert wheelhouse.hidden_from("3.8") == ["zipp-3.21.0-py3-none-any.whl"]
+
+
 def test_cells_see_only_the_sdists_their_scenario_asked_for(tmp_path: Path) -> None:
     # zipp's sdist, fetched for a diagnosed project, once made pip 25.0 on 3.8 build zipp from source
     # (offline, without setuptools_scm) while installing build 1.2.2's dependencies.

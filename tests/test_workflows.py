@@ -125,3 +125,11 @@ def test_two_shards_merged_equal_one_whole_run(tmp_path: Path, monkeypatch: pyte
     assert len(whole) == 4
     assert whole == merged
     assert main(["merge", *map(str, shards), str(shards[0]), "--out", "again"]) == 2  # overlapping shards
+
+
+def test_the_weekly_recheck_share_is_the_one_the_bench_measures() -> None:
+    """The bench's rerun with nothing new rechecks the workflow's share: its figure is the week's."""
+    from isolation_harness.cellcache import WEEKLY_RECHECK
+
+    text = (ROOT / ".github" / "workflows" / "regression.yml").read_text()
+    assert f"--recheck {WEEKLY_RECHECK:g})" in text

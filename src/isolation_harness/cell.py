@@ -91,7 +91,8 @@ def run_cell(
         # Interrupted: no half-written output stays behind; a resumed run does the cell again.
         shutil.rmtree(job.out_dir, ignore_errors=True)
         raise
-    times = (started, _now(), round(time.monotonic() - clock, 3))
+    # Waiting for its turn (the engine's pipeline) is not the cell's time.
+    times = (started, _now(), round(time.monotonic() - clock - outcome.queued, 3))
     record = _judged(run, job, outcome, run.python_exact, times)
     record = dataclasses.replace(record, cache_key=key)
     if checked_against is not None:

@@ -100,7 +100,10 @@ class RunFolder:
 
     # records
 
-    def append(self, record: CellRecord) -> None:
+    def append(self, record: CellRecord, *, sync: bool = True) -> None:
+        """One record, on disk when this returns; ``sync=False`` leaves it to the system's cache
+        until ``sync()`` (a burst of records that cost nothing to make again: planned holes, cells
+        from the result cache; an fsync each is 2 ms, a minute over the catalogue's 37,081)."""
         line = (json.dumps(record.to_json(), sort_keys=True) + "\n").encode()
         with self._lock:
             fd = os.open(self.results, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
@@ -108,9 +111,20 @@ class RunFolder:
                 if _torn(fd):  # a crash cut the last line: the next record must not be glued onto it
                     line = b"\n" + line
                 os.write(fd, line)
-                os.fsync(fd)
+                if sync:
+                    os.fsync(fd)
             finally:
                 os.close(fd)
+
+    def sync(self) -> None:
+        """The records appended with ``sync=False``, on disk."""
+        with self._lock:
+            if self.results.exists():
+                fd = os.open(self.results, os.O_RDONLY)
+                try:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
 
     def records(self, *, damaged: list[str] | None = None) -> list[CellRecord]:
         return [

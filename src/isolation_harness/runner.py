@@ -147,14 +147,21 @@ def execute(cells: Sequence[Planned], request: RunRequest) -> RunResult:
     for cell, scenario in todo:
         if cell.not_applicable is not None:
             info = request.engine.info()
-            recorder.finish(not_applicable_record(cell, scenario, inputs[cell.id], folder=folder, info=info))
+            recorder.finish(
+                not_applicable_record(cell, scenario, inputs[cell.id], folder=folder, info=info), sync=False
+            )
+    folder.sync()
     runnable = [(c, s) for c, s in todo if c.not_applicable is None]
     looked = _look_up(runnable, inputs, folder, request)
-    for cell, scenario in runnable:
-        found = looked.reuse.get(cell.id)
-        if found is not None:
-            recorder.finish(reuse_cell(_cell_run(cell, scenario, inputs[cell.id], folder, request), found))
+    reused = [(c, s) for c, s in runnable if c.id in looked.reuse]
     runnable = [(c, s) for c, s in runnable if c.id not in looked.reuse]
+
+    def reuse() -> None:
+        # Copying cached cells while the pool runs the others: a rerun's cost is its rechecks.
+        for cell, scenario in reused:
+            run = _cell_run(cell, scenario, inputs[cell.id], folder, request)
+            recorder.finish(reuse_cell(run, looked.reuse[cell.id]), sync=False)
+        folder.sync()
 
     def work(cell: Cell, scenario: Scenario) -> CellRecord:
         if cell.id in looked.keys:  # one run, keyed: kept in the cache (and checked against it)
@@ -168,7 +175,7 @@ def execute(cells: Sequence[Planned], request: RunRequest) -> RunResult:
             )
         return _repeats(cell, scenario, inputs[cell.id], folder, request)
 
-    _in_pool(runnable, work, recorder, request)
+    _in_pool(runnable, work, recorder, request, meanwhile=reuse)
     return RunResult(folder, recorder.records)
 
 
@@ -235,8 +242,8 @@ class _Recorder:
     def __init__(self, folder: RunFolder, kept: list[CellRecord], total: int, request: RunRequest) -> None:
         self.folder, self.records, self.total, self.on_record = folder, kept, total, request.on_record
 
-    def finish(self, record: CellRecord) -> None:
-        self.folder.append(record)
+    def finish(self, record: CellRecord, *, sync: bool = True) -> None:
+        self.folder.append(record, sync=sync)
         self.records.append(record)
         if self.on_record is not None:
             self.on_record(record, len(self.records), self.total)
@@ -252,13 +259,21 @@ def _repeats(cell: Cell, scenario: Scenario, inputs: CellInputs, folder: RunFold
 
 
 def _in_pool(
-    runnable: Sequence[Planned], work: Callable[[Cell, Scenario], CellRecord], recorder: _Recorder, request: RunRequest
+    runnable: Sequence[Planned],
+    work: Callable[[Cell, Scenario], CellRecord],
+    recorder: _Recorder,
+    request: RunRequest,
+    *,
+    meanwhile: Callable[[], None] = lambda: None,
 ) -> None:
+    """Run the cells in a pool, recording each as it finishes; ``meanwhile`` runs on this thread
+    once they are submitted (what needs no engine)."""
     jobs = request.jobs or max(1, os.cpu_count() or 1)
-    pool = concurrent.futures.ThreadPoolExecutor(max_workers=jobs)
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=request.engine.pipeline(jobs))
     futures = [pool.submit(work, cell, scenario) for cell, scenario in runnable]
     recorded: set[concurrent.futures.Future[CellRecord]] = set()
     try:
+        meanwhile()
         for future in concurrent.futures.as_completed(futures):
             recorder.finish(future.result())
             recorded.add(future)

@@ -63,7 +63,9 @@ def _interpreter_with_pip(python: str) -> Path | None:
         return None
     with _PIP_CHECK_LOCK:
         if exe not in _PIP_CHECKED:
-            proc = subprocess.run([str(exe), "-I", "-m", "pip", "--version"], capture_output=True, check=False)
+            # Importing pip's package is the check (`pip --version` imports its whole CLI: 0.25 s an
+            # interpreter, at the start of every run).
+            proc = subprocess.run([str(exe), "-I", "-c", "import pip"], capture_output=True, check=False)
             _PIP_CHECKED[exe] = proc.returncode == 0
     return exe if _PIP_CHECKED[exe] else None
 

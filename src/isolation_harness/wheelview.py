@@ -27,6 +27,9 @@ class WheelView:
         self._root = root
         self._lock = lock  # the wheel store's: see wheelstore.py
         self._requires: dict[str, str] = {}
+        # The answers, per (python, keep) and state of the folder (a file added or removed changes
+        # its mtime and its count): planning asks once per cell, 37,081 times for the catalogue.
+        self._hidden: dict[tuple[str, frozenset[str], int, int], list[str]] = {}
 
     def requires_python(self, wheel: Path) -> SpecifierSet:
         """The Pythons a wheel (a pip release's) installs on; fails on a broken wheel or specifier."""
@@ -40,6 +43,12 @@ class WheelView:
         the interpreter ("requires a different Python") where PyPI would have served an older one. The
         driver shows each cell a view of the directory without these files, as the index would.
         """
+        # Only the sdists of ``keep`` matter (cells pass every file they use, their pip's wheel too).
+        sdists = frozenset(name for name in keep if _is_sdist(name))
+        state = (python, sdists, self._root.stat().st_mtime_ns, sum(1 for _ in self._root.iterdir()))
+        with self._lock:
+            if state in self._hidden:
+                return list(self._hidden[state])
         version = Version(f"{python}.99")
         # A source distribution is a candidate for pip too, and one fetched for another scenario (a
         # project's own source, a diagnosed project) would be built offline where a wheel was wanted:
@@ -49,6 +58,8 @@ class WheelView:
             spec = self._wheel_requires_python(path)
             if spec is not None and not spec.contains(version, prereleases=True):
                 hidden.append(path.name)
+        with self._lock:
+            self._hidden[state] = sorted(hidden)
         return sorted(hidden)
 
     def _wheel_requires_python(self, path: Path) -> SpecifierSet | None:

@@ -61,6 +61,13 @@ def add(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         metavar="HOOKS",
         help="overlay this pyproject-hooks (release, wheel or folder) onto each --pip's vendored copy",
     )
+    _change_options(run)
+    common.input_options(run)
+    common.engine_options(run)
+    common.cache_options(run)
+
+
+def _change_options(run: argparse.ArgumentParser) -> None:
     run.add_argument(
         "--changes",
         action="store_true",
@@ -81,9 +88,6 @@ def add(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         metavar="PERCENT",
         help="run this percent of the cached cells again for real (at least one) and compare verdicts",
     )
-    common.input_options(run)
-    common.engine_options(run)
-    common.cache_options(run)
 
 
 def main(args: argparse.Namespace) -> int:

@@ -42,6 +42,7 @@ class JobOutcome:
     timed_out: bool
     fault: str | None  # the engine's own failure, if any
     info: EngineInfo
+    queued: float = 0.0  # seconds the cell waited for its turn (pipeline), not part of its duration
 
 
 class Engine(Protocol):
@@ -58,6 +59,11 @@ class Engine(Protocol):
     def cache_identity(self, python: str) -> dict[str, str] | None:
         """What of the engine decides a cell's outcome for this Python, for the result cache's key
         (cellcache), or None when the engine's environment can change under it (no reuse)."""
+        ...
+
+    def pipeline(self, jobs: int) -> int:
+        """Let ``jobs`` cells run at once; returns how many threads may call run_cell (an engine that
+        can set a cell up ahead of its turn takes more threads than running slots)."""
         ...
 
     def run_cell(self, job: CellJob) -> JobOutcome:

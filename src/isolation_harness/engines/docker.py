@@ -16,7 +16,8 @@ import json
 import os
 import tarfile
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ HARNESS = "/cell/harness"
 OUT = "/cell/out"
 WHEELS = "/wheels"
 PREPARED = "/cell/prepared"
+GO = f"{HARNESS}/go"  # put with the spec when the cell's turn comes (driver.py --when)
 LABEL_CELL = "org.isolation-harness.cell"
 SYSTEM_PATH = "/usr/local/bin:/usr/bin:/bin"
 HOW_TO_START = (
@@ -95,6 +97,9 @@ class DockerEngine:
         self._prepare_failed: set[str] = set()
         self._lock = threading.Lock()
         self._aborted = False
+        # Set by pipeline(): how many drivers may run at once. Without it (a cell run on its own)
+        # nothing waits.
+        self._slots: threading.BoundedSemaphore | None = None
         version = self.client.version()
         self._server = f"Docker {version.get('Version')} (API {version.get('ApiVersion')})"
 
@@ -142,6 +147,24 @@ class DockerEngine:
                 }
             return dict(self._identities[image.id])
 
+    def pipeline(self, jobs: int) -> int:
+        """``jobs`` drivers run at once, and twice as many workers each start their next cell's
+        container ahead of its turn (the driver waits, ``driver.py --when``): a container's start,
+        its output's copy and its removal then overlap the running cells instead of coming between
+        them (0.4 s of every 3.5 s cell, measured on 2 cores; issue 19)."""
+        self._slots = threading.BoundedSemaphore(max(1, jobs))
+        return 2 * max(1, jobs)
+
+    @contextlib.contextmanager
+    def _slot(self) -> Iterator[float]:
+        """Hold one of the running slots; yields how long it waited for it (seconds)."""
+        asked = time.monotonic()
+        if self._slots is None:
+            yield 0.0
+            return
+        with self._slots:
+            yield time.monotonic() - asked
+
     def _prepared(self, base: Image, spec: DriverSpec, wheelhouse: Path) -> Image | None:
         """The image of a prepared environment for this cell, made once (a committed container layer).
 
@@ -180,24 +203,30 @@ class DockerEngine:
             except docker.errors.ImageNotFound:
                 pass
             prepare_spec = spec.to_json(_paths(prepared=PREPARED, prepare_key=key))
-            container = self._create(
-                base,
-                [base.python, "-I", "-S", f"{HARNESS}/driver.py", f"{HARNESS}/spec.json", "--prepare"],
-                wheelhouse,
-                label="prepare",
-            )
-            try:
-                container.put_archive(CELL, _harness_tar(prepare_spec))
-                container.start()
-                code = int(container.wait(timeout=900).get("StatusCode", -1))
-                if code != 0:
-                    self._prepare_failed.add(key)
-                    return None
-                committed = container.commit(repository=f"{prefix()}/env", tag=key)
-            finally:
-                with contextlib.suppress(docker.errors.APIError):
-                    container.remove(force=True)
-            return dataclasses.replace(base, tag=tag, id=committed.id)
+            with self._slot():  # making one is a cell's worth of work: it waits its turn as a cell does
+                return self._prepare(base, key, prepare_spec, wheelhouse)
+
+    def _prepare(self, base: Image, key: str, prepare_spec: dict[str, Any], wheelhouse: Path) -> Image | None:
+        import docker.errors
+
+        container = self._create(
+            base,
+            [base.python, "-I", "-S", f"{HARNESS}/driver.py", f"{HARNESS}/spec.json", "--prepare"],
+            wheelhouse,
+            label="prepare",
+        )
+        try:
+            container.put_archive(CELL, _harness_tar(prepare_spec))
+            container.start()
+            code = int(container.wait(timeout=900).get("StatusCode", -1))
+            if code != 0:
+                self._prepare_failed.add(key)
+                return None
+            committed = container.commit(repository=f"{prefix()}/env", tag=key)
+        finally:
+            with contextlib.suppress(docker.errors.APIError):
+                container.remove(force=True)
+        return dataclasses.replace(base, tag=f"{prefix()}/env:{key}", id=committed.id)
 
     def _create(self, image: Image, command: list[str], wheelhouse: Path, *, label: str) -> Any:
         """A container with the cell's confinement; every cell and every containment test uses this."""
@@ -252,7 +281,7 @@ class DockerEngine:
         spec = job.spec.to_json(paths)
         container = self._create(
             image,
-            [image.python, "-I", "-S", f"{HARNESS}/driver.py", f"{HARNESS}/spec.json"],
+            [image.python, "-I", "-S", f"{HARNESS}/driver.py", f"{HARNESS}/spec.json", "--when", GO],
             job.wheelhouse,
             label=job.out_dir.name,
         )
@@ -260,18 +289,24 @@ class DockerEngine:
             self._active[container.id] = container
         timed_out = False
         fault: str | None = None
+        queued = 0.0
         try:
-            container.put_archive(CELL, _harness_tar(spec))
+            container.put_archive(CELL, _harness_tar(None))
             if self._aborted:
                 raise KeyboardInterrupt
-            container.start()
-            try:
-                status = container.wait(timeout=job.time_limit)
-                code = int(status.get("StatusCode", -1))
-            except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError):
-                timed_out = True
-                container.kill()
-                code = -1
+            container.start()  # the driver waits for GO: started ahead of the cell's turn
+            with self._slot() as queued:
+                if self._aborted:
+                    raise KeyboardInterrupt
+                # The spec, then GO: the tar is unpacked in order, so the spec is whole when GO is there.
+                container.put_archive(CELL, _harness_tar(spec, go=True, driver=False))
+                try:
+                    status = container.wait(timeout=job.time_limit)
+                    code = int(status.get("StatusCode", -1))
+                except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError):
+                    timed_out = True
+                    container.kill()
+                    code = -1
             job.out_dir.mkdir(parents=True, exist_ok=True)
             (job.out_dir / "driver.log").write_bytes(container.logs(stdout=True, stderr=True))
             if not timed_out:
@@ -290,21 +325,25 @@ class DockerEngine:
             if not self.keep:
                 with contextlib.suppress(docker.errors.APIError):
                     container.remove(force=True)
-        return JobOutcome(timed_out, fault, info)
+        return JobOutcome(timed_out, fault, info, queued=round(queued, 3))
 
 
 def _paths(*, prepared: str | None = None, prepare_key: str | None = None) -> CellPaths:
     return CellPaths(CELL, OUT, WHEELS, SYSTEM_PATH, prepared=prepared, prepare_key=prepare_key)
 
 
-def _harness_tar(spec: dict[str, Any]) -> bytes:
+def _harness_tar(spec: dict[str, Any] | None, *, go: bool = False, driver: bool = True) -> bytes:
+    """The harness folder for /cell: the driver's files, its spec, and GO (the cell's turn) last."""
+    entries: list[tuple[str, bytes | None, int]] = []
+    if driver:
+        entries += [("harness", None, 0o755), *((f"harness/{p.name}", p.read_bytes(), 0o644) for p in DRIVER_FILES)]
+    if spec is not None:
+        entries.append(("harness/spec.json", json.dumps(spec).encode(), 0o644))
+    if go:
+        entries.append(("harness/go", b"", 0o644))
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as tar:
-        for name, data, mode in (
-            ("harness", None, 0o755),
-            *((f"harness/{path.name}", path.read_bytes(), 0o644) for path in DRIVER_FILES),
-            ("harness/spec.json", json.dumps(spec).encode(), 0o644),
-        ):
+        for name, data, mode in entries:
             info = tarfile.TarInfo(name)
             info.uid = info.gid = 1000
             info.mode = mode

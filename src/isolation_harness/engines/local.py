@@ -80,6 +80,10 @@ class LocalEngine:
         self._lock = threading.Lock()
         self._aborted = False
 
+    def pipeline(self, jobs: int) -> int:
+        """A process has nothing to set up ahead of its turn: one thread per running cell."""
+        return jobs
+
     def abort(self) -> None:
         with self._lock:
             self._aborted = True

@@ -212,3 +212,18 @@ def _finish(result, out):  # type: (dict[str, object], str) -> int
         json.dump(result, fh, indent=1, sort_keys=True)
     os.replace(tmp, os.path.join(out, "result.json"))
     return 0
+
+
+# How long a driver started ahead of its turn waits for it: longer than any cell it can queue behind
+# (their limits are at most 2 x 3600 s + setup), short enough that one left by a killed harness ends.
+WAIT_LIMIT = 4 * 3600.0
+
+
+def when(go):  # type: (str) -> bool
+    """Wait until ``go`` exists (the spec is complete by then: it is written first); False on timeout."""
+    deadline = time.monotonic() + WAIT_LIMIT
+    while not os.path.exists(go):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.005)
+    return True

@@ -5,7 +5,11 @@ base interpreter being tested, started as ``python -I -S driver.py SPEC.json``, 
 site-packages touches it. Standard library only; must run on Python 3.8. It writes ``result.json``
 (and the logs) into the spec's ``out_dir``; the harness turns that into facts and a verdict.
 
-Usage: python -I -S driver.py SPEC.json [--prepare]
+Usage: python -I -S driver.py SPEC.json [--prepare | --when GO]
+
+With ``--when GO`` the driver starts, then waits until the file GO exists before it reads the spec:
+the engine starts a cell's container ahead of its turn and hands it the spec and GO together when a
+running slot frees, so starting and removing containers is not on the cells' clock (issue 19).
 """
 
 from __future__ import annotations
@@ -136,6 +140,9 @@ class _Cell:
             "driver_version": base.DRIVER_VERSION,
             "steps": self.steps_done,
             "phases": self.phases,
+            # When the cell's turn began (epoch seconds; the phases count from it): cells that wait
+            # for a running slot (driver.py --when) show here that they did not overlap it.
+            "began": round(time.time(), 3),
         }  # type: dict[str, object]
 
     def mark(self, name):  # type: (str) -> None
@@ -379,4 +386,8 @@ def _frontend_roots(spec, purelib):  # type: (dict, str) -> list[str]
 
 
 if __name__ == "__main__":
-    sys.exit(prepare(sys.argv[1]) if sys.argv[2:] == ["--prepare"] else main(sys.argv[1]))
+    if sys.argv[2:] == ["--prepare"]:
+        sys.exit(prepare(sys.argv[1]))
+    if sys.argv[2:3] == ["--when"] and not base.when(sys.argv[3]):
+        sys.exit(3)
+    sys.exit(main(sys.argv[1]))
