@@ -297,3 +297,51 @@ def test_a_finished_run_fills_another_cache(metapath: Scenario, tmp_path: Path) 
     assert engine.ran == []
     assert {r.cached_from for r in again.records} == {first.folder.run_id}
     assert _verdicts(again) == _verdicts(first)
+
+
+@pytest.mark.usefixtures("fake_inputs")
+def test_prune_removes_what_no_run_used_and_keeps_what_was_reused(
+    metapath: Scenario, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The weekly cache only grows otherwise: entries no run measured, reused or imported for the
+    given days go; a reuse (or an import) marks an entry used."""
+    import os
+    import time
+
+    from isolation_harness.cli import main
+
+    engine = FakeEngine(broken={"24.0"})
+    first = _run(engine, metapath, tmp_path)
+    cache = CellCache(tmp_path / "cache")
+    keys = {r.pip.version: r.cache_key or "" for r in first.records}
+    weeks_ago = time.time() - 40 * 86400
+    for key in keys.values():  # measured 40 days ago
+        os.utime(tmp_path / "cache" / key[:2] / key / cellcache.ENTRY, (weeks_ago, weeks_ago))
+    (tmp_path / "cache" / "ab" / ".ab-staging").mkdir(parents=True)  # left by a killed run, just now
+    # This week's run reuses two of them (a narrower matrix): only those are used.
+    cells = tuple((Cell("metapath", "3.11", pip, "pip", None), metapath) for pip in ("24.0", "25.0"))
+    request = RunRequest([metapath], None, engine, tmp_path / "house", tmp_path / "r2", cells=cells, cache=cache)  # type: ignore[arg-type]
+    runner.run(request)
+    assert main(["cache", "prune", "--unused-days", "35", "--cache-dir", str(tmp_path / "cache")]) == 0
+    assert "2 entries unused for 35 days removed, 2 kept" in capsys.readouterr().out
+    assert {e.key for e in cache.entries()} == {keys["24.0"], keys["25.0"]}
+    assert (tmp_path / "cache" / "ab" / ".ab-staging").is_dir()
+    # An import marks the entries of the merged run used, the ones it already had too.
+    for key in (keys["24.0"], keys["25.0"]):
+        os.utime(tmp_path / "cache" / key[:2] / key / cellcache.ENTRY, (weeks_ago, weeks_ago))
+    assert cellcache.import_run(cache, first.folder) == (4, 0)
+    assert cache.prune(35) == (0, 4)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["prune"], ["show", "--unused-days", "3"], ["prune", "--unused-days", "-1"], ["prune", "x", "--unused-days", "3"]],
+)
+def test_bad_prune_options_are_one_line_exit_2(
+    args: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from isolation_harness.cli import main
+
+    assert main(["cache", *args, "--cache-dir", str(tmp_path / "c")]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert "prune" in line or "--unused-days" in line

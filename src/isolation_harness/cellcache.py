@@ -17,6 +17,7 @@ pip. Entries are written whole (a folder renamed into place), so a crash leaves 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import hashlib
@@ -24,6 +25,7 @@ import json
 import os
 import secrets
 import shutil
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -151,6 +153,31 @@ class CellCache:
             if not final.exists():
                 raise
 
+    def touch(self, key: str) -> None:
+        """Mark an entry used now (reused, a seed, in a merged run): what ``prune`` keeps."""
+        with contextlib.suppress(OSError):
+            os.utime(self._folder(key) / ENTRY)
+
+    def prune(self, unused_days: float, *, now: float | None = None) -> tuple[int, int]:
+        """Remove the entries no run has used (measured, reused or imported) for ``unused_days``: the
+        weekly cache only grows otherwise (old pips, old images' keys), and GitHub evicts a
+        repository's caches whole past 10 GB. Returns (removed, kept)."""
+        limit = (time.time() if now is None else now) - unused_days * 86400
+        removed = kept = 0
+        for folder in sorted(self.root.glob("??/*")) if self.root.is_dir() else []:
+            # A staging folder counts from when it was made (one being written now stays).
+            mark = folder if folder.name.startswith(".") else folder / ENTRY
+            try:
+                used = mark.stat().st_mtime
+            except OSError:
+                used = 0.0  # a damaged entry
+            if used < limit:
+                shutil.rmtree(folder, ignore_errors=True)
+                removed += 1
+            elif not folder.name.startswith("."):
+                kept += 1
+        return removed, kept
+
     def drop(self, key: str) -> None:
         """Forget a key whose recheck disagreed: the next run measures it again."""
         shutil.rmtree(self._folder(key), ignore_errors=True)
@@ -205,5 +232,7 @@ def import_run(cache: CellCache, folder: RunFolder) -> tuple[int, int]:
         )  # fmt: skip
         if cache.get(entry.key) is None:
             cache.put(entry, out)
+        else:
+            cache.touch(entry.key)
         kept += 1
     return kept, skipped

@@ -203,6 +203,7 @@ def _look_up(
         entry = None if request.fresh else request.cache.get(key)
         if entry is not None:
             hits[cell.id] = entry
+            request.cache.touch(key)
     chosen = recheck_sample(sorted(hits), request.recheck, folder.run_id)
     return _Looked(keys, {c: e for c, e in hits.items() if c not in chosen}, {c: hits[c] for c in chosen})
 
@@ -221,6 +222,7 @@ def cached(request: RunRequest, cells: Sequence[Planned]) -> set[str]:
             )
             if key is not None and request.cache.get(key) is not None:
                 found.add(cell.id)
+                request.cache.touch(key)
     return found
 
 

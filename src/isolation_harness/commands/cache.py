@@ -11,9 +11,20 @@ NAME = "cache"
 
 
 def add(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    cache = sub.add_parser(NAME, help="show the result cache, or fill it from run folders (cache import RUN_DIR...)")
-    cache.add_argument("action", choices=("show", "import"))
+    cache = sub.add_parser(
+        NAME,
+        help="show the result cache, fill it from run folders (cache import RUN_DIR...), or remove what no run "
+        "has used for a while (cache prune --unused-days N)",
+    )
+    cache.add_argument("action", choices=("show", "import", "prune"))
     cache.add_argument("run_dirs", type=Path, nargs="*", help="import: the run folders whose cells to keep")
+    cache.add_argument(
+        "--unused-days",
+        type=float,
+        default=None,
+        metavar="N",
+        help="prune: remove the entries no run has measured, reused or imported for N days",
+    )
     cache.add_argument("--cache-dir", type=Path, default=None, metavar="DIR", help="default: the user cache")
 
 
@@ -22,8 +33,17 @@ def main(args: argparse.Namespace) -> int:
     from isolation_harness.errors import InputError
     from isolation_harness.runfolder import RunFolder
 
+    if (args.action == "prune") != (args.unused_days is not None):
+        raise InputError("--unused-days N goes with cache prune (and cache prune needs it)")
+    if args.unused_days is not None and args.unused_days < 0:
+        raise InputError("--unused-days must be 0 or more")
     cache = open_cache(args.cache_dir)
-    if args.action == "import":
+    if args.action == "prune":
+        if args.run_dirs:
+            raise InputError("cache prune takes no run folders")
+        removed, kept = cache.prune(args.unused_days)
+        print(f"{removed} entries unused for {args.unused_days:g} days removed, {kept} kept")
+    elif args.action == "import":
         if not args.run_dirs:
             raise InputError("cache import needs the run folders to keep (results/<run-id>)")
         for run_dir in args.run_dirs:
