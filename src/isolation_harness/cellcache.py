@@ -42,13 +42,12 @@ CACHE_FORMAT = 1
 ENTRY = "entry.json"
 OUT = "out"
 ENV = "ISOLATION_HARNESS_CACHE"
-# The verdicts a cache keeps: decided by the runs, not by a fault, a time limit or disagreeing repeats.
 # The share of cached cells the scheduled workflow runs again for real each week (regression.yml's
 # --recheck; the bench uses the same). A week without new releases costs only this sample, so it must
 # be well under the 5% of a full run that such a week may cost (issue 19): 2% of the catalogue's 5,620
 # cells is 113 cells a week, each week others (the sample is drawn by the run's id).
 WEEKLY_RECHECK = 2.0
-
+# The verdicts a cache keeps: decided by the runs, not by a fault, a time limit or disagreeing repeats.
 DECIDED = frozenset(("unsupported", "broke", "leaked", "held"))
 # The index a cell serves makes its TLS files and password anew each time (packageindex.cell_index):
 # the key holds what the scenario asked for (tls, auth, env), not those secrets.
@@ -166,15 +165,15 @@ class CellCache:
         removed = kept = 0
         for folder in sorted(self.root.glob("??/*")) if self.root.is_dir() else []:
             # A staging folder counts from when it was made (one being written now stays).
-            mark = folder if folder.name.startswith(".") else folder / ENTRY
+            staging = folder.name.startswith(".")
             try:
-                used = mark.stat().st_mtime
+                used = (folder if staging else folder / ENTRY).stat().st_mtime
             except OSError:
                 used = 0.0  # a damaged entry
             if used < limit:
                 shutil.rmtree(folder, ignore_errors=True)
                 removed += 1
-            elif not folder.name.startswith("."):
+            elif not staging:
                 kept += 1
         return removed, kept
 

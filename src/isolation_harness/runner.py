@@ -221,8 +221,7 @@ def cached(request: RunRequest, cells: Sequence[Planned]) -> set[str]:
                 _cell_run(cell, scenario, resolver.for_cell(cell, scenario), folder, request), request.engine
             )
             if key is not None and request.cache.get(key) is not None:
-                found.add(cell.id)
-                request.cache.touch(key)
+                found.add(cell.id)  # marked used when it is measured (from the cache) as a seed
     return found
 
 

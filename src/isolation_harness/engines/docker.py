@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import hashlib
 import io
 import json
@@ -291,7 +292,7 @@ class DockerEngine:
         fault: str | None = None
         queued = 0.0
         try:
-            container.put_archive(CELL, _harness_tar(None))
+            container.put_archive(CELL, _driver_tar())
             if self._aborted:
                 raise KeyboardInterrupt
             container.start()  # the driver waits for GO: started ahead of the cell's turn
@@ -354,6 +355,12 @@ def _harness_tar(spec: dict[str, Any] | None, *, go: bool = False, driver: bool 
                 info.size = len(data)
                 tar.addfile(info, io.BytesIO(data))
     return buffer.getvalue()
+
+
+@functools.cache
+def _driver_tar() -> bytes:
+    """The driver's files alone, read once (every cell's container gets them before its turn)."""
+    return _harness_tar(None)
 
 
 def _copy_out(container: Any, source: str, dest: Path) -> None:
